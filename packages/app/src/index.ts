@@ -1,0 +1,1 @@
+export { type RunningService, type StartOptions, startService } from './service.js';
