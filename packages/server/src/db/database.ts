@@ -38,8 +38,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     embedded = await startEmbeddedPostgres({
       dataDir: path.join(dataDir, 'pg'),
       port: config.EMBEDDED_PG_PORT,
-      log: (line) => pgLog.debug(line),
-      warn: (line) => pgLog.warn(line),
+      log: (line) => pgLog.warn(line),
     });
     url = withDatabase(embedded.url, EMBEDDED_DATABASE_NAME);
     await createDatabaseIfMissing(embedded.url, EMBEDDED_DATABASE_NAME);

