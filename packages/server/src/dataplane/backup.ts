@@ -1,0 +1,342 @@
+import type { pino } from 'pino';
+import { after, handled, InFlight, Semaphore } from './concurrency.js';
+import { abortError, ManifestNotFoundError, throwIfAborted } from './errors.js';
+import { batchesOf, type ChunkRange, chunkRangesOf, rangesLength, unionRanges } from './extents.js';
+import { ManifestCorruptError, ManifestCursor, ManifestReader, ManifestWriter } from './manifest.js';
+import { PackBuilder, type PackEntry } from './pack.js';
+import type { RepositoryHandle } from './repository.js';
+import type { BackupInput, BackupOutput } from './types.js';
+import type { BufferPool, WorkerPool } from './worker-pool.js';
+
+/** Bytes read per batch (aligned to its size): large sequential reads, one worker task each. */
+export const BATCH_BYTES = 8 * 1024 * 1024;
+/** A pack is sealed before it would grow past this. */
+export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** Sealed packs whose fsync + index insert may still be running while the next one fills. */
+const MAX_PENDING_SEALS = 2;
+
+export interface EngineContext {
+  pool: WorkerPool;
+  buffers: BufferPool;
+  logger?: pino.Logger;
+  metrics?: { bytesRead: { inc(n: number): void }; bytesStored: { inc(n: number): void } };
+  compressionLevel: number;
+}
+
+interface Hashed {
+  /** The batch's data (a buffer of ctx.buffers). */
+  buffer: SharedArrayBuffer;
+  /** Per chunk: its id, or null when all zeros. */
+  ids: Array<string | null>;
+}
+
+interface Decision {
+  batch: ChunkRange;
+  hashed: Hashed;
+  /** Positions in the batch of the chunks to store (first use of a chunk the repository lacks). */
+  store: number[];
+}
+
+/**
+ * One backup: plan the chunks to read (changed extents of an incremental, else the allocated
+ * extents), then a bounded, ordered pipeline per batch: read → hash + zero-check (worker) →
+ * dedup against the index (in order) → compress new chunks (worker) → append to a pack (in order).
+ * The manifest is written alongside (merging the parent's entries in index order) and committed last.
+ */
+export async function runBackup(
+  ctx: EngineContext,
+  repo: RepositoryHandle,
+  input: BackupInput,
+): Promise<BackupOutput> {
+  const { source, signal } = input;
+  throwIfAborted(signal);
+  const started = Date.now();
+  const chunkSize = repo.chunkSize;
+  const size = source.sizeBytes;
+  const totalChunks = Math.ceil(size / chunkSize);
+  const batchChunks = Math.max(1, Math.floor(BATCH_BYTES / chunkSize));
+
+  let parent: ManifestReader | null = null;
+  let ranges: ChunkRange[] | null = null;
+  if (input.parent?.snapshotId) {
+    const changed = await source.changedSince(input.parent.snapshotId);
+    if (changed) {
+      parent = await openParent(repo, input, ctx.logger);
+      if (parent) {
+        ranges = chunkRangesOf(changed, chunkSize, size);
+        const parentSize = parent.header.sizeBytes;
+        if (parentSize !== size) {
+          // Resized: the chunks at the old and the new end may have changed length (and content).
+          const ends = [Math.ceil(parentSize / chunkSize) - 1, totalChunks - 1]
+            .filter((i) => i >= 0 && i < totalChunks)
+            .map((i) => ({ start: i, end: i + 1 }));
+          ranges = unionRanges(ranges, ends);
+        }
+      }
+    }
+  }
+  const incremental = ranges !== null;
+  if (ranges === null) ranges = chunkRangesOf(await source.dataExtents(), chunkSize, size);
+
+  let totalBytes = 0;
+  for (const r of ranges) totalBytes += Math.min(r.end * chunkSize, size) - r.start * chunkSize;
+  ctx.logger?.debug(
+    { backupId: input.backupId, incremental, chunks: rangesLength(ranges), totalBytes },
+    'backup: plan',
+  );
+
+  const manifest = await ManifestWriter.create(repo.store, {
+    backupId: input.backupId,
+    volumeId: input.volumeId,
+    sizeBytes: size,
+    chunkSize,
+    createdAt: new Date().toISOString(),
+    parentBackupId: parent ? (input.parent?.backupId ?? null) : null,
+  });
+  const cursor = parent ? new ManifestCursor(parent) : null;
+  const sink = new PackSink(ctx, repo);
+  const pending = sink.pending;
+
+  let readBytes = 0;
+  let doneBytes = 0;
+  let failure: unknown = null;
+  const windowSize = ctx.pool.threads * 2 + 2;
+  const window = new Semaphore(windowSize);
+  // Batch buffers (recycled, shared with the workers) circulate: at most `windowSize` are out at once.
+  const batchBytes = batchChunks * chunkSize;
+  const buffers = ctx.buffers;
+  const inFlight = new InFlight();
+  let previousDecision: Promise<unknown> = Promise.resolve();
+  let previousAppend: Promise<unknown> = Promise.resolve();
+  const onAbort = () => {
+    failure ??= abortError(signal!);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const decide = async (batch: ChunkRange, hashed: Hashed): Promise<Decision> => {
+    if (failure) throw failure;
+    if (cursor) {
+      // Parent entries between the previous batch and this one were not read: keep them.
+      await cursor.takeBefore(batch.start, (e) => manifest.add(e.index, e.id));
+      await cursor.takeBefore(batch.end, () => undefined); // re-read: replaced below
+    }
+    // Known to this backup already (in a pack not yet indexed)? Checked before the index query: an
+    // id leaves `pending` only after its rows are committed, so one of the two always sees it.
+    const fresh = new Set<string>();
+    for (const id of hashed.ids) if (id !== null && !pending.has(id)) fresh.add(id);
+    const known = fresh.size > 0 ? await repo.index.existing([...fresh]) : new Set<string>();
+    const store: number[] = [];
+    for (let i = 0; i < hashed.ids.length; i++) {
+      const id = hashed.ids[i];
+      if (id === null || id === undefined) continue; // all zeros: not stored, not in the manifest
+      const flushing = manifest.add(batch.start + i, id);
+      if (flushing) await flushing;
+      if (fresh.has(id) && !known.has(id) && !pending.has(id)) {
+        pending.add(id);
+        store.push(i);
+      }
+    }
+    return { batch, hashed, store };
+  };
+
+  try {
+    for (const batch of batchesOf(ranges, batchChunks)) {
+      if (failure) break;
+      await window.acquire();
+      if (failure) {
+        window.release();
+        break;
+      }
+      const offset = batch.start * chunkSize;
+      const length = Math.min(batch.end * chunkSize, size) - offset;
+      const hashed = handled(
+        (async (): Promise<Hashed> => {
+          const buffer = buffers.take(batchBytes);
+          try {
+            const view = Buffer.from(buffer, 0, length);
+            if (source.readInto) await source.readInto(offset, view);
+            else view.set(await source.read(offset, length));
+            readBytes += length;
+            ctx.metrics?.bytesRead.inc(length);
+            return { buffer, ids: await ctx.pool.hash(buffer, length, chunkSize) };
+          } catch (error) {
+            buffers.give(buffer);
+            throw error;
+          }
+        })(),
+      );
+      const decided = handled(
+        after(previousDecision, hashed, (h) =>
+          decide(batch, h).catch((error: unknown) => {
+            buffers.give(h.buffer);
+            throw error;
+          }),
+        ),
+      );
+      previousDecision = decided;
+      const compressed = handled(
+        decided.then(async (d) => {
+          if (d.store.length === 0) {
+            buffers.give(d.hashed.buffer);
+            return null;
+          }
+          const offsets = d.store.map((i) => i * chunkSize);
+          const lengths = d.store.map((i) => Math.min(chunkSize, length - i * chunkSize));
+          try {
+            // In place: the stored blobs end up back to back at the start of the batch's buffer.
+            const result = await ctx.pool.compress(d.hashed.buffer, offsets, lengths, ctx.compressionLevel);
+            const entries = d.store.map((i, k) => ({
+              id: d.hashed.ids[i]!,
+              storedLength: result.stored[k]!,
+              rawLength: lengths[k]!,
+              flags: result.flags[k]!,
+            }));
+            return { buffer: d.hashed.buffer, used: result.used, entries };
+          } catch (error) {
+            buffers.give(d.hashed.buffer);
+            throw error;
+          }
+        }),
+      );
+      const appended = handled(
+        after(previousAppend, compressed, async (blobs) => {
+          if (!blobs) return;
+          try {
+            if (failure) throw failure;
+            await sink.append(Buffer.from(blobs.buffer, 0, blobs.used), blobs.entries);
+          } finally {
+            buffers.give(blobs.buffer);
+          }
+        }),
+      );
+      previousAppend = appended;
+      inFlight.add(
+        appended.then(
+          () => {
+            doneBytes += length;
+            input.onProgress?.(doneBytes, totalBytes);
+          },
+          (error: unknown) => {
+            failure ??= error;
+          },
+        ),
+      );
+      inFlight.add(appended.finally(() => window.release()));
+    }
+    await inFlight.settle();
+    if (failure) throw failure;
+    if (cursor) {
+      await cursor.takeBefore(totalChunks, (e) => manifest.add(e.index, e.id));
+      await cursor.drain(); // beyond a shrunken end: dropped; reading on checks the parent's digest
+    }
+    await sink.finish();
+    throwIfAborted(signal);
+    await manifest.commit();
+  } catch (error) {
+    await inFlight.settle();
+    await sink.abort();
+    await manifest.abort();
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+
+  const output: BackupOutput = {
+    incremental,
+    chunkCount: manifest.entryCount,
+    logicalBytes: manifest.logicalBytes,
+    newChunks: sink.newChunks,
+    storedBytes: sink.storedBytes,
+    readBytes,
+    sizeBytes: size,
+  };
+  ctx.logger?.info({ backupId: input.backupId, ...output, ms: Date.now() - started }, 'backup: done');
+  return output;
+}
+
+async function openParent(
+  repo: RepositoryHandle,
+  input: BackupInput,
+  logger: pino.Logger | undefined,
+): Promise<ManifestReader | null> {
+  const parentId = input.parent!.backupId;
+  try {
+    const parent = await ManifestReader.open(repo.store, parentId);
+    if (parent.header.chunkSize !== repo.chunkSize || parent.header.volumeId !== input.volumeId) {
+      logger?.warn(
+        { parentId },
+        'backup: parent manifest is of another volume or chunk size; reading in full',
+      );
+      return null;
+    }
+    return parent;
+  } catch (error) {
+    if (error instanceof ManifestNotFoundError || error instanceof ManifestCorruptError) {
+      logger?.warn({ parentId, err: error }, 'backup: parent manifest unusable; reading in full');
+      return null;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Appends new chunks to packs, sealing one whenever it is full; a sealed pack is committed (fsync,
+ * rename) and then indexed in the background, at most MAX_PENDING_SEALS at a time.
+ */
+class PackSink {
+  /** Chunks written by this backup and not yet indexed: dedup within the backup. */
+  readonly pending = new Set<string>();
+  newChunks = 0;
+  storedBytes = 0;
+  private builder: PackBuilder | null = null;
+  private seals: Array<Promise<void>> = [];
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly repo: RepositoryHandle,
+  ) {}
+
+  async append(data: Buffer, blobs: Array<Omit<PackEntry, 'offset'>>): Promise<void> {
+    if (
+      this.builder &&
+      this.builder.entries.length > 0 &&
+      this.builder.size + data.length > PACK_TARGET_BYTES
+    ) {
+      await this.seal();
+    }
+    this.builder ??= await PackBuilder.create(this.repo.store);
+    await this.builder.append(data, blobs);
+    this.newChunks += blobs.length;
+  }
+
+  private async seal(): Promise<void> {
+    const builder = this.builder;
+    this.builder = null;
+    if (!builder) return;
+    while (this.seals.length >= MAX_PENDING_SEALS) await this.seals.shift();
+    this.seals.push(
+      handled(
+        (async () => {
+          const size = await builder.seal();
+          await this.repo.index.addPack(builder.packId, size, builder.entries);
+          for (const entry of builder.entries) this.pending.delete(entry.id);
+          this.storedBytes += size;
+          this.ctx.metrics?.bytesStored.inc(size);
+        })(),
+      ),
+    );
+  }
+
+  async finish(): Promise<void> {
+    await this.seal();
+    while (this.seals.length > 0) await this.seals.shift();
+  }
+
+  async abort(): Promise<void> {
+    const builder = this.builder;
+    this.builder = null;
+    await builder?.abort();
+    await Promise.allSettled(this.seals);
+    this.seals = [];
+  }
+}

@@ -1,0 +1,301 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import fsExt from 'fs-ext';
+import { z } from 'zod';
+import { normalizeExtents } from './extents.js';
+import type { Extent, SnapshotReader, StorageDriver, VolumeWriter } from './types.js';
+
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+/** Copy/zero-detection granularity of rollback (keeps the rolled-back volume sparse). */
+const COPY_BUFFER = 8 * 1024 * 1024;
+const SPARSE_BLOCK = 64 * 1024;
+
+const extentsSchema = z.union([
+  z.literal('all'),
+  z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])),
+]);
+const snapshotChangesSchema = z.object({
+  volume_id: z.string().optional(),
+  since: z.record(z.string(), extentsSchema),
+});
+const volumeChangesSchema = z.looseObject({ trackers: z.record(z.string(), extentsSchema) });
+
+/**
+ * The `file` storage driver: volumes and snapshots are (sparse) image files in one directory, as
+ * docs/file-volume-layout.md describes; change tracking comes from the writer's `.changes.json` files.
+ */
+export function createFileStorageDriver(options: { dir: string }): StorageDriver {
+  const dir = options.dir;
+  const volumePath = (id: string) => path.join(dir, `volume-${safeId(id)}`);
+  const snapshotPath = (id: string) => path.join(dir, `snapshot-${safeId(id)}`);
+
+  return {
+    kind: 'file',
+
+    async openSnapshot({ volumeId, snapshotId }) {
+      const file = snapshotPath(snapshotId);
+      const fh = await open(file, 'r');
+      const { size } = await fh.stat();
+      return new FileSnapshotReader(fh, size, `${file}.changes.json`, volumeId);
+    },
+
+    async openForRestore({ volumeId, sizeBytes }) {
+      const file = volumePath(volumeId);
+      // Mark the trackers first: if we die half-way, nobody trusts them for this volume again.
+      await invalidateTrackers(file);
+      const fh = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+      try {
+        await fh.truncate(0);
+        await fh.truncate(sizeBytes);
+      } catch (error) {
+        await fh.close();
+        throw error;
+      }
+      return new FileVolumeWriter(fh, file);
+    },
+
+    async rollback({ volumeId, snapshotId }) {
+      const file = volumePath(volumeId);
+      const snapshot = await open(snapshotPath(snapshotId), 'r');
+      try {
+        const snapshotSize = (await snapshot.stat()).size;
+        await invalidateTrackers(file);
+        const volume = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+        try {
+          // The volume keeps its size if it was extended after the snapshot (the rest reads as zeros).
+          const volumeSize = (await volume.stat()).size;
+          await volume.truncate(0);
+          await volume.truncate(Math.max(volumeSize, snapshotSize));
+          const buffer = Buffer.allocUnsafeSlow(COPY_BUFFER);
+          for (const extent of await dataExtentsOf(snapshot.fd, snapshotSize)) {
+            for (let pos = extent.offset; pos < extent.offset + extent.length; pos += COPY_BUFFER) {
+              const length = Math.min(COPY_BUFFER, extent.offset + extent.length - pos);
+              await readFully(snapshot, buffer, length, pos);
+              await writeNonZeroRuns(volume, buffer.subarray(0, length), pos);
+            }
+          }
+          await volume.sync();
+        } finally {
+          await volume.close();
+        }
+        await invalidateTrackers(file);
+      } finally {
+        await snapshot.close();
+      }
+    },
+  };
+}
+
+class FileSnapshotReader implements SnapshotReader {
+  constructor(
+    private readonly fh: FileHandle,
+    readonly sizeBytes: number,
+    private readonly changesFile: string,
+    private readonly volumeId: string,
+  ) {}
+
+  async changedSince(olderSnapshotId: string): Promise<Extent[] | null> {
+    let parsed: z.infer<typeof snapshotChangesSchema>;
+    try {
+      parsed = snapshotChangesSchema.parse(JSON.parse(await readFile(this.changesFile, 'utf8')));
+    } catch {
+      return null; // missing or unreadable: unknown
+    }
+    if (parsed.volume_id !== undefined && parsed.volume_id !== this.volumeId) return null;
+    const since = Object.hasOwn(parsed.since, olderSnapshotId) ? parsed.since[olderSnapshotId] : undefined;
+    if (since === undefined || since === 'all') return null;
+    return normalizeExtents(
+      since.map(([offset, length]) => ({ offset, length })),
+      this.sizeBytes,
+    );
+  }
+
+  dataExtents(): Promise<Extent[]> {
+    return dataExtentsOf(this.fh.fd, this.sizeBytes);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    // Its own ArrayBuffer (not a pooled slice), so that it can be transferred to a worker thread.
+    const buffer = Buffer.allocUnsafeSlow(length);
+    await readFully(this.fh, buffer, length, offset);
+    return buffer;
+  }
+
+  async readInto(offset: number, target: Buffer): Promise<void> {
+    await readFully(this.fh, target, target.length, offset);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+/** Written bytes after which a background fdatasync starts (the disk works while we compute). */
+const WRITEBACK_BYTES = 64 * 1024 * 1024;
+
+class FileVolumeWriter implements VolumeWriter {
+  private closed = false;
+  private unsynced = 0;
+  private writeback: Promise<void> | null = null;
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly file: string,
+  ) {}
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+    this.unsynced += data.length;
+    if (this.unsynced >= WRITEBACK_BYTES && !this.writeback) {
+      this.unsynced = 0;
+      // Errors surface in finish(), whose own sync reports them again.
+      this.writeback = this.fh
+        .datasync()
+        .catch(() => {})
+        .finally(() => {
+          this.writeback = null;
+        });
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.writeback;
+    await this.fh.sync();
+    await this.close();
+    await invalidateTrackers(this.file);
+  }
+
+  async abort(): Promise<void> {
+    await this.writeback;
+    await this.close();
+  }
+
+  private async close() {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+}
+
+/** Ranges holding data, by SEEK_DATA/SEEK_HOLE (a file system without them reports one extent). */
+export async function dataExtentsOf(fd: number, size: number): Promise<Extent[]> {
+  const extents: Extent[] = [];
+  let pos = 0;
+  while (pos < size) {
+    let data: number;
+    try {
+      data = await seek(fd, pos, SEEK_DATA);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENXIO') break; // no data after pos
+      throw error;
+    }
+    if (data >= size) break;
+    const hole = Math.min(size, await seek(fd, data, SEEK_HOLE));
+    extents.push({ offset: data, length: hole - data });
+    pos = hole;
+  }
+  return extents;
+}
+
+function seek(fd: number, offset: number, whence: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fsExt.seek(fd, offset, whence, (error, position) => (error ? reject(error) : resolve(position)));
+  });
+}
+
+async function readFully(fh: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) {
+      buffer.fill(0, done, length); // past the end of the file: zeros
+      return;
+    }
+    done += bytesRead;
+  }
+}
+
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
+
+/** Writes `data` at `position`, skipping all-zero blocks (they stay holes). */
+async function writeNonZeroRuns(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let runStart = -1;
+  for (let off = 0; off < data.length; off += SPARSE_BLOCK) {
+    const end = Math.min(off + SPARSE_BLOCK, data.length);
+    const zero = data.subarray(off, end).equals(ZERO_BLOCK.subarray(0, end - off));
+    if (!zero && runStart < 0) runStart = off;
+    if (zero && runStart >= 0) {
+      await writeAll(fh, data.subarray(runStart, off), position + runStart);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) await writeAll(fh, data.subarray(runStart), position + runStart);
+}
+
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Sets every tracker of `volume-<id>.changes.json` to "all" (keeps the other keys); no file, no trackers. */
+async function invalidateTrackers(volumeFile: string): Promise<void> {
+  const changesFile = `${volumeFile}.changes.json`;
+  let text: string;
+  try {
+    text = await readFile(changesFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  let doc: z.infer<typeof volumeChangesSchema>;
+  try {
+    doc = volumeChangesSchema.parse(JSON.parse(text));
+  } catch {
+    // Unreadable already means "unknown" to every reader; rewrite it as a valid, all-unknown file.
+    doc = { trackers: {} };
+  }
+  const trackers: Record<string, 'all'> = {};
+  for (const key of Object.keys(doc.trackers)) trackers[key] = 'all';
+  await writeFileAtomic(changesFile, JSON.stringify({ ...doc, trackers }));
+}
+
+/** `<name>.tmp-<random>`, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (error) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  await fh.close();
+  await rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function safeId(id: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(id) || id === '.' || id === '..')
+    throw new Error(`invalid id ${JSON.stringify(id)}`);
+  return id;
+}

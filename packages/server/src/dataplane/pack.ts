@@ -1,0 +1,168 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { ObjectStore, ObjectWriter } from './object-store.js';
+
+/**
+ * Pack object format (all integers little-endian):
+ *
+ *   header   16 B   magic "OSBKPACK", version u16, flags u16, reserved u32
+ *   blobs           the stored bytes of each chunk, back to back
+ *   index           ENTRY_SIZE bytes per blob: chunk id (32 B, SHA-256), offset u64, stored length u32,
+ *                   raw length u32, blob flags u8 (low nibble: compression 0 = none, 1 = zstd;
+ *                   bit 7 reserved for AES-256-GCM), 3 reserved bytes
+ *   footer   52 B   entry count u32, index length u32, SHA-256 of the index (32 B), version u16,
+ *                   flags u16, magic "OSBKPIDX"
+ *
+ * The index makes a pack self-describing: the chunk index can be rebuilt from packs alone.
+ */
+export const PACK_MAGIC = Buffer.from('OSBKPACK', 'latin1');
+export const PACK_INDEX_MAGIC = Buffer.from('OSBKPIDX', 'latin1');
+export const PACK_VERSION = 1;
+export const PACK_HEADER_SIZE = 16;
+export const PACK_ENTRY_SIZE = 52;
+export const PACK_FOOTER_SIZE = 52;
+
+export const BLOB_RAW = 0;
+export const BLOB_ZSTD = 1;
+
+export interface PackEntry {
+  /** SHA-256 of the plaintext, hex. */
+  id: string;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+  flags: number;
+}
+
+export function newPackId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function packKey(packId: string): string {
+  return `packs/${packId.slice(0, 2)}/${packId}`;
+}
+
+/** The pack id of a committed pack object's key, or null for other keys. */
+export function packIdOfKey(key: string): string | null {
+  const match = /^packs\/([0-9a-f]{2})\/([0-9a-f]{32})$/.exec(key);
+  return match?.[2]?.startsWith(match[1] ?? '') ? match[2] : null;
+}
+
+/** Writes one pack: blobs are appended as they come; seal() adds the index and makes it visible. */
+export class PackBuilder {
+  readonly entries: PackEntry[] = [];
+  private constructor(
+    readonly packId: string,
+    private readonly writer: ObjectWriter,
+  ) {}
+
+  static async create(store: ObjectStore): Promise<PackBuilder> {
+    const packId = newPackId();
+    const writer = await store.createWriter(packKey(packId));
+    const header = Buffer.alloc(PACK_HEADER_SIZE);
+    PACK_MAGIC.copy(header, 0);
+    header.writeUInt16LE(PACK_VERSION, 8);
+    await writer.write(header);
+    return new PackBuilder(packId, writer);
+  }
+
+  /** Bytes written so far (header and blobs). */
+  get size(): number {
+    return this.writer.bytesWritten;
+  }
+
+  /** Appends blobs stored back to back in `data` (in the order of `blobs`). */
+  async append(data: Uint8Array, blobs: ReadonlyArray<Omit<PackEntry, 'offset'>>): Promise<PackEntry[]> {
+    let offset = this.writer.bytesWritten;
+    const added = blobs.map((blob) => {
+      const entry = { ...blob, offset };
+      offset += blob.storedLength;
+      return entry;
+    });
+    if (offset - this.writer.bytesWritten !== data.length) {
+      throw new Error(
+        `pack append: ${data.length} bytes given for blobs of ${offset - this.writer.bytesWritten}`,
+      );
+    }
+    await this.writer.write(data);
+    this.entries.push(...added);
+    return added;
+  }
+
+  /** Writes the index and footer, makes the pack durable and visible. Returns its final size. */
+  async seal(): Promise<number> {
+    await this.writer.write(encodePackTrailer(this.entries));
+    await this.writer.commit();
+    return this.writer.bytesWritten;
+  }
+
+  abort(): Promise<void> {
+    return this.writer.abort();
+  }
+}
+
+export function encodePackTrailer(entries: readonly PackEntry[]): Buffer {
+  const index = Buffer.alloc(entries.length * PACK_ENTRY_SIZE);
+  entries.forEach((e, i) => {
+    const at = i * PACK_ENTRY_SIZE;
+    index.write(e.id, at, 32, 'hex');
+    index.writeBigUInt64LE(BigInt(e.offset), at + 32);
+    index.writeUInt32LE(e.storedLength, at + 40);
+    index.writeUInt32LE(e.rawLength, at + 44);
+    index.writeUInt8(e.flags, at + 48);
+  });
+  const footer = Buffer.alloc(PACK_FOOTER_SIZE);
+  footer.writeUInt32LE(entries.length, 0);
+  footer.writeUInt32LE(index.length, 4);
+  createHash('sha256').update(index).digest().copy(footer, 8);
+  footer.writeUInt16LE(PACK_VERSION, 40);
+  footer.writeUInt16LE(0, 42);
+  PACK_INDEX_MAGIC.copy(footer, 44);
+  return Buffer.concat([index, footer]);
+}
+
+/** Reads a pack's own index (from its end). Throws when the pack is truncated or its index damaged. */
+export async function readPackIndex(store: ObjectStore, packId: string, size?: number): Promise<PackEntry[]> {
+  const key = packKey(packId);
+  const packSize = size ?? (await store.size(key));
+  if (packSize === null) throw new Error(`pack ${packId} not found`);
+  if (packSize < PACK_HEADER_SIZE + PACK_FOOTER_SIZE) throw new Error(`pack ${packId} is truncated`);
+  const footer = await store.readRange(key, packSize - PACK_FOOTER_SIZE, PACK_FOOTER_SIZE);
+  if (!footer.subarray(44, 52).equals(PACK_INDEX_MAGIC))
+    throw new Error(`pack ${packId}: no index (truncated?)`);
+  const version = footer.readUInt16LE(40);
+  if (version !== PACK_VERSION) throw new Error(`pack ${packId}: unsupported version ${version}`);
+  const count = footer.readUInt32LE(0);
+  const indexLength = footer.readUInt32LE(4);
+  if (
+    indexLength !== count * PACK_ENTRY_SIZE ||
+    indexLength > packSize - PACK_HEADER_SIZE - PACK_FOOTER_SIZE
+  ) {
+    throw new Error(`pack ${packId}: index length ${indexLength} does not fit`);
+  }
+  const index = await store.readRange(key, packSize - PACK_FOOTER_SIZE - indexLength, indexLength);
+  if (!createHash('sha256').update(index).digest().equals(footer.subarray(8, 40))) {
+    throw new Error(`pack ${packId}: index checksum mismatch`);
+  }
+  const blobsEnd = packSize - PACK_FOOTER_SIZE - indexLength;
+  const entries: PackEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * PACK_ENTRY_SIZE;
+    const entry: PackEntry = {
+      id: index.toString('hex', at, at + 32),
+      offset: Number(index.readBigUInt64LE(at + 32)),
+      storedLength: index.readUInt32LE(at + 40),
+      rawLength: index.readUInt32LE(at + 44),
+      flags: index.readUInt8(at + 48),
+    };
+    if (entry.offset < PACK_HEADER_SIZE || entry.offset + entry.storedLength > blobsEnd) {
+      throw new Error(`pack ${packId}: blob ${entry.id} lies outside the blob area`);
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** Compression of a blob as recorded in the chunk index (which has no flags column): stored < raw means zstd. */
+export function blobFlagsOf(storedLength: number, rawLength: number): number {
+  return storedLength < rawLength ? BLOB_ZSTD : BLOB_RAW;
+}
