@@ -11,7 +11,7 @@ async function startupFailure(env: Record<string, string>) {
 
 describe('start-up with a bad configuration', () => {
   it.each([
-    [{ PORT: 'abc' }, /^invalid configuration: PORT: expected a port number from 1 to 65535 \(got "abc"\)$/],
+    [{ PORT: 'abc' }, /^invalid configuration: PORT: expected a port number from 0 to 65535 \(got "abc"\)$/],
     [{ PORT: '65536' }, /^invalid configuration: PORT: expected a port number/],
     [
       { DATABASE_URL: 'localhost:5432/db' },

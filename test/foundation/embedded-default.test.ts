@@ -33,6 +33,16 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, para
   }
 }
 
+/** The built-in simulator on free ports, so the test never collides with a running `pnpm start`. */
+async function simulatorPorts() {
+  return {
+    SIM_KEYSTONE_PORT: String(await freePort()),
+    SIM_CINDER_PORT: String(await freePort()),
+    SIM_NOVA_PORT: String(await freePort()),
+    SIM_GLANCE_PORT: String(await freePort()),
+  };
+}
+
 function isRunning(pid: number) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -46,8 +56,7 @@ afterEach(killLeftoverServices);
 
 describe('the embedded default', () => {
   it('starts, answers /healthz and /metrics, and keeps committed rows across kill -9 and restarts', async () => {
-    const port = await freePort();
-    const env = { DATA_DIR: dataDir, PORT: String(port) };
+    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), ...(await simulatorPorts()) };
 
     const first = spawnService(env);
     await waitUntilHealthy(first);
@@ -97,7 +106,7 @@ describe('the embedded default', () => {
   });
 
   it('refuses a second service on the same DATA_DIR instead of sharing its PostgreSQL', async () => {
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()) };
+    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), ...(await simulatorPorts()) };
     const first = spawnService(env);
     await waitUntilHealthy(first);
     const second = spawnService({ ...env, PORT: String(await freePort()) });

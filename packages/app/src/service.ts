@@ -1,11 +1,19 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Simulator, startSimulator } from '@backup-service/openstack-sim';
+import { v1Plugin } from '@backup-service/rest-compat';
 import {
   buildHttpApp,
   type Config,
+  type Core,
+  type CoreOptions,
+  createCore,
   createLogger,
   createMetrics,
   type Database,
   type FastifyInstance,
   type Logger,
+  type OpenStackSettings,
   openDatabase,
 } from '@backup-service/server';
 
@@ -13,7 +21,10 @@ export interface RunningService {
   readonly config: Config;
   readonly logger: Logger;
   readonly database: Database;
+  readonly core: Core;
   readonly http: FastifyInstance;
+  /** The built-in OpenStack, when OS_AUTH_URL is not set (embedded default). */
+  readonly simulator: Simulator | undefined;
   /** Base URL of the API, e.g. http://127.0.0.1:8110 */
   readonly url: string;
   /** Graceful stop: no new requests, in-flight ones finish, jobs handed back, database closed. */
@@ -22,22 +33,119 @@ export interface RunningService {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Test hooks passed to the job engine. */
+  jobHooks?: Pick<CoreOptions['jobs'], 'observe' | 'retryDelayMs'>;
+  /** How often jobs poll Cinder while waiting (tests shorten it). */
+  openStackPollMs?: number;
 }
 
-/** Wires configuration, database, domain and transports together and starts listening. */
+/** Wires configuration, database, OpenStack, domain and transports together and starts listening. */
 export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const metrics = createMetrics();
-  const database = await openDatabase(config, logger);
-  const cleanups: Array<() => Promise<void>> = [() => database.close()];
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = () => runInOrder(cleanups);
   try {
-    const http = await buildHttpApp({
+    const dataDir = path.resolve(config.DATA_DIR);
+    const database = await openDatabase(config, logger);
+    cleanups.unshift(() => database.close());
+    let simulator: Simulator | undefined;
+    let openstack: OpenStackSettings;
+    let fileDriverDir = config.FILE_DRIVER_DIR;
+    const http = { timeoutMs: config.OPENSTACK_TIMEOUT_MS, maxAttempts: config.OPENSTACK_MAX_ATTEMPTS };
+    if (config.OS_AUTH_URL) {
+      openstack = {
+        authUrl: config.OS_AUTH_URL,
+        credentials: {
+          username: config.OS_USERNAME,
+          password: config.OS_PASSWORD ?? '',
+          projectName: config.OS_PROJECT_NAME,
+          userDomainName: config.OS_USER_DOMAIN_NAME,
+          projectDomainName: config.OS_PROJECT_DOMAIN_NAME,
+        },
+        interface: config.OS_INTERFACE,
+        region: config.OS_REGION_NAME,
+        cinderUrl: config.CINDER_URL,
+        http,
+      };
+    } else {
+      simulator = await startSimulator({
+        stateDir: path.join(dataDir, 'sim'),
+        ports: {
+          keystone: config.SIM_KEYSTONE_PORT,
+          cinder: config.SIM_CINDER_PORT,
+          nova: config.SIM_NOVA_PORT,
+          glance: config.SIM_GLANCE_PORT,
+        },
+      });
+      const sim = simulator;
+      cleanups.push(() => sim.close());
+      openstack = {
+        authUrl: sim.urls.keystone,
+        credentials: {
+          username: sim.serviceUser.name,
+          password: sim.serviceUser.password,
+          projectName: sim.serviceUser.project,
+          userDomainName: 'Default',
+          projectDomainName: 'Default',
+        },
+        interface: 'public',
+        http,
+      };
+      fileDriverDir ??= sim.volumesDir;
+      logger.info(
+        {
+          keystone: sim.urls.keystone,
+          cinder: sim.urls.cinder,
+          nova: sim.urls.nova,
+          glance: sim.urls.glance,
+          users: 'admin/admin (project admin), demo/demo, alt_demo/alt_demo, reader/reader (project demo)',
+        },
+        `OS_AUTH_URL is not set: using the built-in OpenStack simulator (default). Get a token: curl -si ${sim.urls.keystone}/auth/tokens -H 'content-type: application/json' -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"demo","domain":{"id":"default"},"password":"demo"}}},"scope":{"project":{"name":"demo","domain":{"id":"default"}}}}}' | grep -i x-subject-token`,
+      );
+    }
+    const repositoryUrl = config.REPOSITORY_URL ?? pathToFileURL(path.join(dataDir, 'repository')).href;
+    if (!config.REPOSITORY_URL)
+      logger.info(
+        { repository: repositoryUrl },
+        'REPOSITORY_URL is not set: backups go to the filesystem repository (default)',
+      );
+
+    const core = createCore({
+      prisma: database.prisma,
       logger,
       metrics,
-      readiness: [{ name: 'database', check: () => database.ping() }],
+      openstack,
+      tokenCacheSeconds: config.TOKEN_CACHE_SECONDS,
+      storage:
+        config.STORAGE_DRIVER === 'file'
+          ? { driver: 'file', dir: path.resolve(fileDriverDir ?? '') }
+          : { driver: 'rbd' },
+      repository: { defaultUrl: repositoryUrl, containers: config.REPOSITORY_CONTAINERS },
+      dataPlaneThreads: config.DATAPLANE_THREADS,
+      jobs: {
+        concurrency: config.JOB_CONCURRENCY,
+        leaseMs: config.JOB_LEASE_MS,
+        pollMs: config.JOB_POLL_MS,
+        observe: config.TEST_CRASH_AT ? crashAt(config.TEST_CRASH_AT, logger) : undefined,
+        ...options.jobHooks,
+      },
+      pollMs: options.openStackPollMs,
+    });
+    cleanups.unshift(() => core.stop(config.SHUTDOWN_TIMEOUT_MS));
+
+    const app = await buildHttpApp({
+      logger,
+      metrics,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      readiness: [
+        { name: 'database', check: () => database.ping() },
+        { name: 'keystone', check: () => core.cloud.session.token().then(() => undefined) },
+      ],
+      mounts: { '/v1': v1Plugin({ core, passthroughTimeoutMs: config.OPENSTACK_TIMEOUT_MS }) },
     });
     try {
-      await http.listen({ port: config.PORT, host: config.HOST });
+      await app.listen({ port: config.PORT, host: config.HOST });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES') {
@@ -45,8 +153,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
       }
       throw error;
     }
-    cleanups.unshift(() => http.close());
-    const address = http.server.address();
+    // Stop taking requests first, then jobs, then the database, then the simulator.
+    cleanups.unshift(() => app.close());
+    core.start();
+
+    const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
     logger.info({ url }, 'backup service is listening');
@@ -55,17 +166,32 @@ export async function startService(config: Config, options: StartOptions = {}): 
       config,
       logger,
       database,
-      http,
+      core,
+      http: app,
+      simulator,
       url,
       close() {
-        closing ??= runInOrder(cleanups);
+        closing ??= stopAll();
         return closing;
       },
     };
   } catch (error) {
-    await runInOrder(cleanups).catch(() => {});
+    await stopAll().catch(() => {});
     throw error;
   }
+}
+
+/** TEST_CRASH_AT=<kind>:<step>[@<fraction>]: die as a power cut would, at that point of a job. */
+function crashAt(spec: string, logger: Logger): NonNullable<CoreOptions['jobs']['observe']> {
+  const [kind, rest = ''] = spec.split(':');
+  const [step, fraction] = rest.split('@');
+  const threshold = fraction === undefined ? undefined : Number(fraction);
+  return (point) => {
+    if (point.job.kind !== kind || point.step !== step) return;
+    if (threshold === undefined ? point.fraction !== undefined : (point.fraction ?? -1) < threshold) return;
+    logger.warn({ job_id: point.job.id, spec }, 'TEST_CRASH_AT reached: killing this process');
+    process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 async function runInOrder(steps: Array<() => Promise<void>>) {

@@ -13,8 +13,8 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['PORT', 'abc', /^invalid configuration: PORT: expected a port number from 1 to 65535 \(got "abc"\)$/],
-    ['PORT', '70000', /^invalid configuration: PORT: expected a port number from 1 to 65535/],
+    ['PORT', 'abc', /^invalid configuration: PORT: expected a port number from 0 to 65535 \(got "abc"\)$/],
+    ['PORT', '70000', /^invalid configuration: PORT: expected a port number from 0 to 65535/],
     ['PORT', '80.5', /PORT: expected a port number/],
     [
       'DATABASE_URL',

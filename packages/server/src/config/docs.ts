@@ -1,8 +1,8 @@
-import { configSchema } from './schema.js';
+import { configShape } from './schema.js';
 
 /** The README's configuration table, rendered from the schema so the two cannot drift apart. */
 export function renderConfigTable(): string {
-  const rows = Object.entries(configSchema.shape).map(([name, schema]) => {
+  const rows = Object.entries(configShape).map(([name, schema]) => {
     const parsed = schema.safeParse(undefined);
     const fallback = parsed.success && parsed.data !== undefined ? `\`${String(parsed.data)}\`` : '—';
     return `| \`${name}\` | ${fallback} | ${schema.description ?? ''} |`;

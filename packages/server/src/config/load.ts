@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Config, type ConfigVariable, configSchema } from './schema.js';
+import { type Config, type ConfigVariable, configSchema, configShape } from './schema.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -15,7 +15,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = { ...fromFile };
   for (const [key, value] of Object.entries(env)) {
     // An empty variable means "not set", as in most twelve-factor services.
-    if (value !== undefined && value !== '' && key in configSchema.shape) raw[key] = value;
+    if (value !== undefined && value !== '' && key in configShape) raw[key] = value;
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
@@ -43,7 +43,7 @@ function readConfigFile(file: string): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in configSchema.shape)) {
+    if (!(key in configShape)) {
       throw new ConfigError(`invalid configuration: CONFIG_FILE: unknown variable ${key} in ${file}`);
     }
     out[key] = typeof value === 'string' ? value : JSON.stringify(value);

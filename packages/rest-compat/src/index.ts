@@ -1,0 +1,4 @@
+export type { V1Options } from './v1/context.js';
+export { CinderPassthrough, cinderUrl } from './v1/passthrough.js';
+export { v1Plugin } from './v1/plugin.js';
+export * as v1Schemas from './v1/schemas/volume-backups.js';

@@ -1,0 +1,112 @@
+import { badRequest, VolumeBackupService } from '@backup-service/server';
+import type { FastifyInstance } from 'fastify';
+import { baseUrl, callerOf, idParam, type V1Options } from '../context.js';
+import {
+  type BackupActionName,
+  backupActions,
+  createBackupRequest,
+  listBackupsQuery,
+} from '../schemas/volume-backups.js';
+import { parseOr400 } from '../validation.js';
+import { backupView } from '../views/volume-backups.js';
+
+/** /v1/volume/backup — seed §1.2. */
+export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Options) {
+  const backups = core.volumeBackups;
+
+  app.get('/volume/backup', async (request) => {
+    const query = parseOr400(listBackupsQuery, request.query, 'query string');
+    const sort = VolumeBackupService.parseSort(query);
+    const limit = query.limit || 1000;
+    const { backups: rows, more } = await backups.list(callerOf(request), {
+      page: { limit, marker: query.marker, sort },
+      status: query.status,
+      volumeId: query.volume_id,
+      name: query.name,
+      allTenants: query.all_tenants,
+    });
+    const base = baseUrl(request);
+    const last = rows.at(-1);
+    return {
+      backups: rows.map((row) => backupView(row, base)),
+      ...(more && last
+        ? { backups_links: [{ rel: 'next', href: nextHref(base, request.query, limit, last.id) }] }
+        : {}),
+    };
+  });
+
+  app.get('/volume/backup/:id', async (request) => {
+    const backup = await backups.get(callerOf(request), idParam(request, 'backup'));
+    return { backup: backupView(backup, baseUrl(request)) };
+  });
+
+  app.post('/volume/backup', async (request, reply) => {
+    const { backup: args } = parseOr400(createBackupRequest, request.body, 'request body');
+    const backup = await backups.create(callerOf(request), args);
+    reply.code(201);
+    return { backup: backupView(backup, baseUrl(request)) };
+  });
+
+  app.post('/volume/backup/:id/action', async (request, reply) => {
+    const id = idParam(request, 'backup');
+    const caller = callerOf(request);
+    const [name, args] = singleAction(request.body);
+    reply.code(201);
+    switch (name) {
+      case 'update': {
+        const backup = await backups.update(caller, id, parseOr400(backupActions.update, args, 'update'));
+        return { backup: backupView(backup, baseUrl(request)) };
+      }
+      case 'restore':
+        return {
+          restore: await backups.restore(caller, id, parseOr400(backupActions.restore, args, 'restore')),
+        };
+      case 'verify': {
+        parseOr400(backupActions.verify, args, 'verify');
+        return { backup: backupView(await backups.verify(caller, id), baseUrl(request)) };
+      }
+      case 'reset_status':
+      case 'os-reset_status': {
+        const { status } = parseOr400(backupActions[name], args, name);
+        return { backup: backupView(await backups.resetStatus(caller, id, status), baseUrl(request)) };
+      }
+      case 'os-force_delete': {
+        parseOr400(backupActions[name], args, name);
+        const backup = await backups.delete(caller, id, { force: true });
+        return { backup: { id: backup.id } };
+      }
+    }
+  });
+
+  app.delete('/volume/backup/:id', async (request, reply) => {
+    const backup = await backups.delete(callerOf(request), idParam(request, 'backup'));
+    reply.code(201);
+    return { backup: { id: backup.id } };
+  });
+}
+
+function singleAction(body: unknown): [BackupActionName, unknown] {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('Invalid request body: expected an object with one action, e.g. {"update": {...}}.');
+  }
+  const keys = Object.keys(body);
+  if (keys.length !== 1) {
+    throw badRequest(
+      `Invalid request body: expected exactly one action, got ${keys.length ? keys.join(', ') : 'none'}.`,
+    );
+  }
+  const [name] = keys as [string];
+  if (!(name in backupActions)) {
+    throw badRequest(
+      `Unknown action: ${JSON.stringify(name)}. Backup actions are ${Object.keys(backupActions).join(', ')}.`,
+    );
+  }
+  return [name as BackupActionName, (body as Record<string, unknown>)[name]];
+}
+
+function nextHref(base: string, query: unknown, limit: number, marker: string) {
+  const params = new URLSearchParams(query as Record<string, string>);
+  params.set('limit', String(limit));
+  params.set('marker', marker);
+  return `${base}/v1/volume/backup?${params}`;
+}

@@ -1,0 +1,67 @@
+import { badRequest } from './errors.js';
+
+export type SortDirection = 'asc' | 'desc';
+export interface SortSpec<K extends string> {
+  key: K;
+  dir: SortDirection;
+}
+
+export interface PageRequest<K extends string> {
+  limit: number;
+  /** Id of the last item of the previous page. */
+  marker?: string;
+  sort: SortSpec<K>;
+}
+
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * Parses Cinder's `sort=key:dir` (also `sort_key`/`sort_dir`). Only the first key is used; `id`
+ * always breaks ties in the same direction, so pages are stable.
+ */
+export function parseSort<K extends string>(
+  raw: { sort?: string; sort_key?: string; sort_dir?: string },
+  allowed: readonly K[],
+  fallback: SortSpec<K>,
+): SortSpec<K> {
+  const [first] = (raw.sort ?? (raw.sort_key ? `${raw.sort_key}:${raw.sort_dir ?? 'desc'}` : '')).split(',');
+  if (!first) return fallback;
+  const [key, dir = 'desc'] = first.split(':');
+  if (!allowed.includes(key as K)) {
+    throw badRequest(`Invalid sort key ${JSON.stringify(key)}: use one of ${allowed.join(', ')}`);
+  }
+  if (dir !== 'asc' && dir !== 'desc')
+    throw badRequest(`Invalid sort direction ${JSON.stringify(dir)}: use asc or desc`);
+  return { key: key as K, dir };
+}
+
+/**
+ * Prisma `orderBy` and the `where` that selects the items after `markerRow` in that order. NULLs come
+ * first ascending and last descending, as PostgreSQL orders them by default.
+ */
+export function keyset<K extends string>(
+  sort: SortSpec<K>,
+  column: { name: string; nullable: boolean },
+  markerRow: (Record<string, unknown> & { id: string }) | undefined,
+) {
+  const nulls = sort.dir === 'asc' ? 'first' : 'last';
+  const orderBy = [
+    { [column.name]: column.nullable ? { sort: sort.dir, nulls } : sort.dir },
+    { id: sort.dir },
+  ];
+  return { orderBy, where: markerRow ? after(sort.dir, column.name, markerRow) : {} };
+}
+
+function after(dir: SortDirection, column: string, markerRow: Record<string, unknown> & { id: string }) {
+  const op = dir === 'asc' ? 'gt' : 'lt';
+  const value = markerRow[column];
+  if (column === 'id') return { id: { [op]: markerRow.id } };
+  if (value === null || value === undefined) {
+    return dir === 'asc'
+      ? { OR: [{ [column]: null, id: { gt: markerRow.id } }, { NOT: { [column]: null } }] }
+      : { [column]: null, id: { lt: markerRow.id } };
+  }
+  const later: unknown[] = [{ [column]: { [op]: value } }, { [column]: value, id: { [op]: markerRow.id } }];
+  if (dir === 'desc') later.push({ [column]: null });
+  return { OR: later };
+}

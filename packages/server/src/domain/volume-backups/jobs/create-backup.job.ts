@@ -1,0 +1,153 @@
+import { defineJob, type JobHandler } from '../../../jobs/engine.js';
+import { JobFailedError } from '../../../jobs/errors.js';
+import { temporarySnapshotName, type VolumeBackupJobDeps } from './deps.js';
+import { deleteServiceSnapshot, findOrCreateServiceSnapshot, waitForSnapshotAvailable } from './snapshots.js';
+
+type CreateState = {
+  /** What the caller asked for: true, false, or null (incremental when a previous backup exists). */
+  incremental?: boolean | null;
+  snapshotId?: string;
+  /** Whether `snapshotId` is ours to delete afterwards. */
+  temporarySnapshot?: boolean;
+  dataTimestamp?: string;
+};
+
+/**
+ * Backs up a volume: a point-in-time Cinder snapshot (the caller's, or a temporary one of the
+ * service's, forced for in-use volumes), its data read by the storage driver into the repository —
+ * only changed extents when a previous backup's snapshot is known to the driver — then the temporary
+ * snapshot removed. Steps: start → snapshot → read → cleanup → finish.
+ */
+export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
+  return defineJob<CreateState>({
+    kind: 'volume_backup_create',
+
+    async run(ctx) {
+      const backupId = ctx.job.volumeBackupId;
+      const backup = backupId ? await deps.prisma.volumeBackup.findUnique({ where: { id: backupId } }) : null;
+      if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
+      let state = ctx.state;
+
+      if (ctx.step === 'start') {
+        if (backup.snapshotId) {
+          await ctx.advance('snapshot', { snapshotId: backup.snapshotId, temporarySnapshot: false });
+        } else {
+          const snapshot = await findOrCreateServiceSnapshot(
+            deps,
+            backup.volumeId,
+            temporarySnapshotName(backup.id),
+            `temporary snapshot for backup ${backup.id}`,
+          );
+          await ctx.advance('snapshot', { snapshotId: snapshot.id, temporarySnapshot: true });
+        }
+        state = ctx.state;
+      }
+
+      if (ctx.step === 'snapshot') {
+        const snapshot = await waitForSnapshotAvailable(deps, required(state.snapshotId), ctx.signal);
+        await ctx.advance('read', { dataTimestamp: snapshot.created_at ?? new Date().toISOString() });
+        state = ctx.state;
+      }
+
+      if (ctx.step === 'read') {
+        const snapshotId = required(state.snapshotId);
+        const parent =
+          state.incremental === false
+            ? null
+            : await deps.prisma.volumeBackup.findFirst({
+                where: {
+                  volumeId: backup.volumeId,
+                  repositoryId: backup.repositoryId,
+                  id: { not: backup.id },
+                  status: { in: ['available', 'restoring'] },
+                  createdAt: { lte: backup.createdAt },
+                },
+                orderBy: { createdAt: 'desc' },
+              });
+        const repository = await deps.repositories.byId(backup.repositoryId);
+        const source = await deps.storage.openSnapshot({ volumeId: backup.volumeId, snapshotId });
+        let result: Awaited<ReturnType<typeof deps.dataPlane.backup>>;
+        try {
+          let lastPercent = -1;
+          result = await deps.dataPlane.backup({
+            repository,
+            backupId: backup.id,
+            volumeId: backup.volumeId,
+            source,
+            parent: parent ? { backupId: parent.id, snapshotId: parent.dataSnapshotId } : undefined,
+            signal: ctx.signal,
+            onProgress: (done, total) => {
+              void ctx.progress(done, total);
+              const percent = total > 0 ? Math.floor((done / total) * 100) : 0;
+              if (percent !== lastPercent && percent < 100) {
+                lastPercent = percent;
+                void deps.prisma.volumeBackup.updateMany({
+                  where: { id: backup.id },
+                  data: { progress: percent },
+                });
+              }
+            },
+          });
+        } finally {
+          await source.close();
+        }
+        await deps.prisma.volumeBackup.update({
+          where: { id: backup.id },
+          data: {
+            parentId: parent?.id ?? null,
+            isIncremental: parent !== null,
+            objectCount: result.chunkCount,
+            storedBytes: BigInt(result.storedBytes),
+            logicalBytes: BigInt(result.logicalBytes),
+            dataSnapshotId: snapshotId,
+            dataTimestamp: new Date(state.dataTimestamp ?? Date.now()),
+          },
+        });
+        await ctx.progress(result.sizeBytes, result.sizeBytes);
+        await ctx.advance('cleanup');
+      }
+
+      if (ctx.step === 'cleanup') {
+        if (state.temporarySnapshot && state.snapshotId)
+          await deleteServiceSnapshot(deps, state.snapshotId, ctx.signal);
+        await ctx.advance('finish');
+      }
+
+      if (ctx.step === 'finish') {
+        await deps.prisma.volumeBackup.updateMany({
+          where: { id: backup.id, status: 'creating' },
+          data: { status: 'available', progress: 100, failReason: null },
+        });
+      }
+    },
+
+    async fail(ctx, reason) {
+      const state = ctx.state;
+      if (state.temporarySnapshot && state.snapshotId) await deleteServiceSnapshot(deps, state.snapshotId);
+      else if (!state.snapshotId && ctx.job.volumeBackupId) {
+        // Died between creating the snapshot and recording it: find it by its unique name.
+        const backup = await deps.prisma.volumeBackup.findUnique({ where: { id: ctx.job.volumeBackupId } });
+        if (backup) {
+          const leftovers = await deps.cloud.asServiceOnCinder((auth) =>
+            deps.cloud.cinder.listSnapshots(auth, {
+              name: temporarySnapshotName(backup.id),
+              allTenants: true,
+            }),
+          );
+          for (const snapshot of leftovers) await deleteServiceSnapshot(deps, snapshot.id);
+        }
+      }
+      if (ctx.job.volumeBackupId) {
+        await deps.prisma.volumeBackup.updateMany({
+          where: { id: ctx.job.volumeBackupId, status: 'creating' },
+          data: { status: 'error', failReason: reason },
+        });
+      }
+    },
+  });
+}
+
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new JobFailedError('the job lost track of its snapshot (state incomplete)');
+  return value;
+}

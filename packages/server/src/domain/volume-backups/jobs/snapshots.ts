@@ -1,0 +1,84 @@
+import { JobFailedError } from '../../../jobs/errors.js';
+import type { Snapshot } from '../../../openstack/cinder.js';
+import { waitUntil } from '../../wait.js';
+import type { VolumeBackupJobDeps } from './deps.js';
+
+/**
+ * A point-in-time Cinder snapshot owned by the service, found by its unique name or created (force:
+ * the volume may be in use). Find-before-create makes a retried step never make a second snapshot.
+ */
+export async function findOrCreateServiceSnapshot(
+  deps: VolumeBackupJobDeps,
+  volumeId: string,
+  name: string,
+  description: string,
+): Promise<Snapshot> {
+  return deps.cloud.asServiceOnCinder(async (auth) => {
+    const [existing] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
+    if (existing) return existing;
+    try {
+      return await deps.cloud.cinder.createSnapshot(auth, {
+        volume_id: volumeId,
+        name,
+        description,
+        force: true,
+      });
+    } catch (error) {
+      // The create may have reached Cinder before the connection failed: look again before retrying.
+      const [made] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
+      if (made) return made;
+      throw error;
+    }
+  });
+}
+
+export async function waitForSnapshotAvailable(
+  deps: VolumeBackupJobDeps,
+  snapshotId: string,
+  signal: AbortSignal,
+) {
+  return waitUntil(
+    `snapshot ${snapshotId} to become available`,
+    () =>
+      deps.cloud.asServiceOnCinder(async (auth) => {
+        const snapshot = await deps.cloud.cinder.getSnapshot(auth, snapshotId);
+        if (!snapshot) throw new JobFailedError(`snapshot ${snapshotId} disappeared before it was read`);
+        if (snapshot.status === 'error')
+          throw new JobFailedError(`Cinder could not create snapshot ${snapshotId} (status error)`);
+        return snapshot.status === 'available' ? snapshot : undefined;
+      }),
+    { signal, intervalMs: deps.pollMs, timeoutMs: deps.waitTimeoutMs },
+  );
+}
+
+/** Deletes a snapshot the service made and waits until Cinder has removed it. */
+export async function deleteServiceSnapshot(
+  deps: VolumeBackupJobDeps,
+  snapshotId: string,
+  signal?: AbortSignal,
+) {
+  await deps.cloud.asServiceOnCinder(async (auth) => {
+    const snapshot = await deps.cloud.cinder.getSnapshot(auth, snapshotId);
+    if (!snapshot) return;
+    if (
+      snapshot.status === 'error_deleting' ||
+      snapshot.status === 'creating' ||
+      snapshot.status === 'error'
+    ) {
+      // A snapshot stuck in a transitional or error state can only be deleted once reset.
+      if (snapshot.status !== 'error') await deps.cloud.cinder.resetSnapshotStatus(auth, snapshotId, 'error');
+    }
+    if (snapshot.status !== 'deleting') await deps.cloud.cinder.deleteSnapshot(auth, snapshotId);
+  });
+  await waitUntil(
+    `snapshot ${snapshotId} to be deleted`,
+    () =>
+      deps.cloud.asServiceOnCinder(async (auth) => {
+        const snapshot = await deps.cloud.cinder.getSnapshot(auth, snapshotId);
+        if (snapshot?.status === 'error_deleting')
+          throw new JobFailedError(`Cinder could not delete snapshot ${snapshotId}`);
+        return snapshot ? undefined : true;
+      }),
+    { signal, intervalMs: deps.pollMs, timeoutMs: deps.waitTimeoutMs },
+  );
+}

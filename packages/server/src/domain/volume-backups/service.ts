@@ -1,0 +1,448 @@
+import { randomUUID } from 'node:crypto';
+import { type Caller, canWrite, isAdmin } from '../../auth/caller.js';
+import type { Db } from '../../db/client.js';
+import type { Prisma, VolumeBackup, VolumeBackupStatus } from '../../generated/prisma/client.js';
+import { JobEngine } from '../../jobs/engine.js';
+import type { Volume } from '../../openstack/cinder.js';
+import type { OpenStackCloud } from '../../openstack/cloud.js';
+import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { keyset, MAX_PAGE_SIZE, type PageRequest, parseSort } from '../pagination.js';
+import type { RepositoryDirectory } from '../repositories.js';
+import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
+
+/** A backup as the domain hands it to transports. */
+export type VolumeBackupRecord = VolumeBackup & { hasDependentBackups: boolean };
+
+export const VOLUME_BACKUP_SORT_KEYS = [
+  'created_at',
+  'updated_at',
+  'name',
+  'status',
+  'size',
+  'id',
+  'volume_id',
+] as const;
+export type VolumeBackupSortKey = (typeof VOLUME_BACKUP_SORT_KEYS)[number];
+
+const SORT_COLUMNS: Record<VolumeBackupSortKey, { name: string; nullable: boolean }> = {
+  created_at: { name: 'createdAt', nullable: false },
+  updated_at: { name: 'updatedAt', nullable: false },
+  name: { name: 'name', nullable: true },
+  status: { name: 'status', nullable: false },
+  size: { name: 'sizeGb', nullable: false },
+  id: { name: 'id', nullable: false },
+  volume_id: { name: 'volumeId', nullable: false },
+};
+
+export interface ListVolumeBackupsQuery {
+  page: PageRequest<VolumeBackupSortKey>;
+  status?: VolumeBackupStatus;
+  volumeId?: string;
+  name?: string;
+  allTenants?: boolean;
+}
+
+export interface CreateVolumeBackupArgs {
+  volume_id: string;
+  name?: string | null;
+  description?: string | null;
+  incremental?: boolean;
+  snapshot_id?: string | null;
+  metadata?: Record<string, string>;
+  container?: string | null;
+  force?: boolean;
+  availability_zone?: string | null;
+}
+
+export interface UpdateVolumeBackupArgs {
+  name?: string | null;
+  description?: string | null;
+  metadata?: Record<string, string>;
+}
+
+export interface RestoreToNewVolumeArgs {
+  backup_id: string;
+  name?: string | null;
+  description?: string | null;
+  size?: number;
+  volume_type?: string | null;
+  availability_zone?: string | null;
+  metadata?: Record<string, string>;
+}
+
+const BACKUPABLE_VOLUME_STATUSES = new Set(['available', 'in-use']);
+const DELETABLE: VolumeBackupStatus[] = ['available', 'error', 'error_deleting'];
+const RESTORABLE: VolumeBackupStatus[] = ['available', 'restoring'];
+
+interface Deps {
+  prisma: Db;
+  cloud: OpenStackCloud;
+  repositories: RepositoryDirectory;
+  /** Tells the local job engine that work is waiting. */
+  wakeJobs(): void;
+  /** How long a restore request waits for Cinder to create the target volume before answering. */
+  holdTimeoutMs: number;
+}
+
+/**
+ * Volume backups: the rules (who may do what, in which status), state changes as compare-and-swap
+ * against the status enum, and the jobs that do the work. Transports call only this.
+ */
+export class VolumeBackupService {
+  constructor(private readonly deps: Deps) {}
+
+  static parseSort(raw: { sort?: string; sort_key?: string; sort_dir?: string }) {
+    return parseSort(raw, VOLUME_BACKUP_SORT_KEYS, { key: 'created_at', dir: 'desc' });
+  }
+
+  async list(
+    caller: Caller,
+    query: ListVolumeBackupsQuery,
+  ): Promise<{ backups: VolumeBackupRecord[]; more: boolean }> {
+    if (query.allTenants && !isAdmin(caller))
+      throw forbidden("Policy doesn't allow all_tenants to be used by non-admin users.");
+    const scope: Prisma.VolumeBackupWhereInput = query.allTenants ? {} : { projectId: caller.projectId };
+    const filters: Prisma.VolumeBackupWhereInput = {
+      ...scope,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.volumeId ? { volumeId: query.volumeId } : {}),
+      ...(query.name !== undefined ? { name: query.name } : {}),
+    };
+    let markerRow: VolumeBackup | null = null;
+    if (query.page.marker) {
+      markerRow = await this.deps.prisma.volumeBackup.findFirst({
+        where: { ...scope, id: query.page.marker },
+      });
+      if (!markerRow) throw badRequest(`Marker ${query.page.marker} could not be found.`);
+    }
+    const column = SORT_COLUMNS[query.page.sort.key];
+    const page = keyset(query.page.sort, column, markerRow ?? undefined);
+    const limit = Math.min(query.page.limit, MAX_PAGE_SIZE);
+    const rows = await this.deps.prisma.volumeBackup.findMany({
+      where: { AND: [filters, page.where as Prisma.VolumeBackupWhereInput] },
+      orderBy: page.orderBy as Prisma.VolumeBackupOrderByWithRelationInput[],
+      take: limit + 1,
+    });
+    const more = rows.length > limit;
+    return { backups: await this.withDependents(rows.slice(0, limit)), more };
+  }
+
+  async get(caller: Caller, id: string): Promise<VolumeBackupRecord> {
+    const [record] = await this.withDependents([await this.visible(caller, id)]);
+    return record as VolumeBackupRecord;
+  }
+
+  async create(caller: Caller, args: CreateVolumeBackupArgs): Promise<VolumeBackupRecord> {
+    assertWriter(caller);
+    const cinder = this.deps.cloud.cinderAuthFor(caller);
+    const volume = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
+    if (!volume) throw notFound(`Volume ${args.volume_id} could not be found.`);
+    if (!BACKUPABLE_VOLUME_STATUSES.has(volume.status)) {
+      throw badRequest(
+        `Invalid volume: Volume to be backed up must be available or in-use, but the current status is "${volume.status}".`,
+      );
+    }
+    if (args.snapshot_id) {
+      const snapshot = await this.deps.cloud.cinder.getSnapshot(cinder, args.snapshot_id);
+      if (!snapshot) throw notFound(`Snapshot ${args.snapshot_id} could not be found.`);
+      if (snapshot.volume_id !== volume.id) {
+        throw badRequest(
+          `Invalid snapshot: Snapshot ${snapshot.id} is not a snapshot of volume ${volume.id}.`,
+        );
+      }
+      if (snapshot.status !== 'available') {
+        throw badRequest(
+          `Invalid snapshot: Snapshot to be backed up must be available, but the current status is "${snapshot.status}".`,
+        );
+      }
+    }
+    const repository = await this.deps.repositories.forContainer(args.container);
+    if (args.incremental === true) {
+      const previous = await this.deps.prisma.volumeBackup.findFirst({
+        where: {
+          volumeId: volume.id,
+          repositoryId: repository.id,
+          status: { in: ['available', 'restoring', 'creating'] },
+        },
+      });
+      if (!previous) throw badRequest('Invalid backup: No backups available to do an incremental backup.');
+    }
+    const id = randomUUID();
+    const backup = await this.deps.prisma.$transaction(async (tx) => {
+      const created = await tx.volumeBackup.create({
+        data: {
+          id,
+          projectId: caller.projectId,
+          userId: caller.userId,
+          name: args.name ?? null,
+          description: args.description ?? null,
+          volumeId: volume.id,
+          snapshotId: args.snapshot_id ?? null,
+          status: 'creating',
+          sizeGb: volume.size,
+          isIncremental: args.incremental !== false,
+          container: args.container ?? null,
+          repositoryId: repository.id,
+          availabilityZone: args.availability_zone ?? volume.availability_zone ?? null,
+          metadata: args.metadata ?? {},
+        },
+      });
+      await JobEngine.enqueue(tx, {
+        kind: 'volume_backup_create',
+        projectId: caller.projectId,
+        userId: caller.userId,
+        volumeBackupId: id,
+        ...backupKeys({ backupId: id, volumeId: volume.id, repositoryId: repository.id }),
+        state: { incremental: args.incremental ?? null },
+      });
+      return created;
+    });
+    this.deps.wakeJobs();
+    return { ...backup, hasDependentBackups: false };
+  }
+
+  async update(caller: Caller, id: string, args: UpdateVolumeBackupArgs): Promise<VolumeBackupRecord> {
+    assertWriter(caller);
+    const backup = await this.visible(caller, id);
+    const data: Prisma.VolumeBackupUpdateInput = {};
+    if (args.name !== undefined) data.name = args.name;
+    if (args.description !== undefined) data.description = args.description;
+    if (args.metadata !== undefined) data.metadata = args.metadata;
+    const updated = await this.deps.prisma.volumeBackup.update({ where: { id: backup.id }, data });
+    const [record] = await this.withDependents([updated]);
+    return record as VolumeBackupRecord;
+  }
+
+  async delete(caller: Caller, id: string, options: { force?: boolean } = {}): Promise<VolumeBackupRecord> {
+    assertWriter(caller);
+    if (options.force && !isAdmin(caller))
+      throw forbidden("Policy doesn't allow backup:force_delete to be performed.");
+    const backup = await this.visible(caller, id);
+    const from: VolumeBackupStatus[] = options.force
+      ? ['available', 'error', 'error_deleting', 'creating', 'restoring']
+      : DELETABLE;
+    const deleted = await this.deps.prisma.$transaction(async (tx) => {
+      const { count } = await tx.volumeBackup.updateMany({
+        where: { id: backup.id, status: { in: from } },
+        data: { status: 'deleting' },
+      });
+      if (count === 0) {
+        throw conflict(
+          backup.status === 'deleting'
+            ? `Backup ${backup.id} is already being deleted.`
+            : `Invalid backup: Backup status must be available or error, but the current status is "${backup.status}".`,
+        );
+      }
+      if (options.force) {
+        // Queued work on the backup is void; a running job is asked to stop and clean up after itself.
+        await tx.job.updateMany({
+          where: { volumeBackupId: backup.id, status: 'queued' },
+          data: { status: 'cancelled', finishedAt: new Date() },
+        });
+        await tx.job.updateMany({
+          where: { volumeBackupId: backup.id, status: 'running' },
+          data: { cancelRequested: true },
+        });
+      }
+      await JobEngine.enqueue(tx, {
+        kind: 'volume_backup_delete',
+        projectId: backup.projectId,
+        userId: caller.userId,
+        volumeBackupId: backup.id,
+        ...deleteKeys({ backupId: backup.id, repositoryId: backup.repositoryId }),
+      });
+      return tx.volumeBackup.findUniqueOrThrow({ where: { id: backup.id } });
+    });
+    this.deps.wakeJobs();
+    return { ...deleted, hasDependentBackups: false };
+  }
+
+  /** The `restore` action: into an existing available volume that is large enough, or a new one. */
+  async restore(
+    caller: Caller,
+    id: string,
+    args: { volume_id?: string | null; name?: string | null },
+  ): Promise<{ backup_id: string; volume_id: string; volume_name: string | null }> {
+    assertWriter(caller);
+    const backup = await this.visible(caller, id);
+    assertRestorable(backup);
+    const cinder = this.deps.cloud.cinderAuthFor(caller);
+    let volume: Volume;
+    if (args.volume_id) {
+      const existing = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
+      if (!existing) throw notFound(`Volume ${args.volume_id} could not be found.`);
+      if (existing.status !== 'available') {
+        throw badRequest(
+          `Invalid volume: Volume to be restored to must be available, but the current status is "${existing.status}".`,
+        );
+      }
+      if (existing.size < backup.sizeGb) {
+        throw badRequest(
+          `Invalid volume: volume size ${existing.size} GiB is smaller than the backup's ${backup.sizeGb} GiB.`,
+        );
+      }
+      volume = existing;
+    } else {
+      volume = await this.deps.cloud.cinder.createVolume(cinder, {
+        size: backup.sizeGb,
+        name: args.name ?? `restore_backup_${backup.id}`,
+        description: `auto-created volume for restore of backup ${backup.id}`,
+        availability_zone: backup.availabilityZone,
+      });
+    }
+    await this.holdForRestore(volume.id);
+    await this.enqueueRestore(caller, backup, volume, !args.volume_id);
+    return { backup_id: backup.id, volume_id: volume.id, volume_name: volume.name ?? null };
+  }
+
+  /** `POST /volume` with `backup_id`: a new Cinder volume of the caller's, filled from the backup. */
+  async restoreToNewVolume(caller: Caller, args: RestoreToNewVolumeArgs): Promise<Volume> {
+    assertWriter(caller);
+    const backup = await this.visible(caller, args.backup_id);
+    assertRestorable(backup);
+    const size = args.size ?? backup.sizeGb;
+    if (size < backup.sizeGb) {
+      throw badRequest(
+        `Invalid input received: volume size ${size} GiB is smaller than the backup's ${backup.sizeGb} GiB.`,
+      );
+    }
+    const volume = await this.deps.cloud.cinder.createVolume(this.deps.cloud.cinderAuthFor(caller), {
+      size,
+      name: args.name ?? null,
+      description: args.description ?? null,
+      volume_type: args.volume_type ?? null,
+      availability_zone: args.availability_zone ?? null,
+      metadata: args.metadata ?? {},
+    });
+    const held = await this.holdForRestore(volume.id);
+    await this.enqueueRestore(caller, backup, volume, true);
+    return held ?? volume;
+  }
+
+  async verify(caller: Caller, id: string): Promise<VolumeBackupRecord> {
+    assertWriter(caller);
+    const backup = await this.visible(caller, id);
+    if (backup.status !== 'available') {
+      throw badRequest(
+        `Invalid backup: Backup status must be available, but the current status is "${backup.status}".`,
+      );
+    }
+    await this.deps.prisma.$transaction((tx) =>
+      JobEngine.enqueue(tx, {
+        kind: 'volume_backup_verify',
+        projectId: backup.projectId,
+        userId: caller.userId,
+        volumeBackupId: backup.id,
+        ...verifyKeys({ backupId: backup.id, repositoryId: backup.repositoryId }),
+      }),
+    );
+    this.deps.wakeJobs();
+    return this.get(caller, id);
+  }
+
+  async resetStatus(caller: Caller, id: string, status: VolumeBackupStatus): Promise<VolumeBackupRecord> {
+    if (!isAdmin(caller)) throw forbidden("Policy doesn't allow backup:backup-reset_status to be performed.");
+    if (status !== 'available' && status !== 'error') {
+      throw badRequest(
+        `Invalid backup status ${JSON.stringify(status)}: reset_status accepts available or error.`,
+      );
+    }
+    const backup = await this.visible(caller, id);
+    await this.deps.prisma.volumeBackup.update({ where: { id: backup.id }, data: { status } });
+    return this.get(caller, id);
+  }
+
+  /**
+   * Marks the target `restoring-backup` before the caller learns its id, so that it never looks
+   * usable while the backup is being written: a new volume is first waited out of `creating`
+   * (briefly; if Cinder is slower, the restore job marks it). Returns the volume as it is then.
+   */
+  private async holdForRestore(volumeId: string): Promise<Volume | undefined> {
+    const { cloud } = this.deps;
+    return cloud.asServiceOnCinder(async (auth) => {
+      const deadline = Date.now() + this.deps.holdTimeoutMs;
+      let delay = 25;
+      for (;;) {
+        const volume = await cloud.cinder.getVolume(auth, volumeId);
+        if (!volume || volume.status === 'error') return volume ?? undefined;
+        if (volume.status === 'available') {
+          await cloud.cinder.resetVolumeStatus(auth, volumeId, 'restoring-backup');
+          return { ...volume, status: 'restoring-backup' };
+        }
+        if (Date.now() > deadline) return volume;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 500);
+      }
+    });
+  }
+
+  private async enqueueRestore(caller: Caller, backup: VolumeBackup, volume: Volume, createdVolume: boolean) {
+    try {
+      await this.enqueueRestoreJob(caller, backup, volume, createdVolume);
+    } catch (error) {
+      // Nothing will write the volume: give an existing one back, remove the one made for this.
+      await this.deps.cloud.asServiceOnCinder(async (auth) => {
+        if (createdVolume) await this.deps.cloud.cinder.deleteVolume(auth, volume.id).catch(() => {});
+        else await this.deps.cloud.cinder.resetVolumeStatus(auth, volume.id, volume.status);
+      });
+      throw error;
+    }
+  }
+
+  private async enqueueRestoreJob(
+    caller: Caller,
+    backup: VolumeBackup,
+    volume: Volume,
+    createdVolume: boolean,
+  ) {
+    await this.deps.prisma.$transaction(async (tx) => {
+      const { count } = await tx.volumeBackup.updateMany({
+        where: { id: backup.id, status: { in: RESTORABLE } },
+        data: { status: 'restoring' },
+      });
+      if (count === 0) throw conflict(`Backup ${backup.id} is no longer available to restore from.`);
+      await JobEngine.enqueue(tx, {
+        kind: 'volume_backup_restore',
+        projectId: caller.projectId,
+        userId: caller.userId,
+        volumeBackupId: backup.id,
+        ...restoreKeys({ backupId: backup.id, volumeId: volume.id, repositoryId: backup.repositoryId }),
+        state: { volumeId: volume.id, createdVolume },
+      });
+    });
+    this.deps.wakeJobs();
+  }
+
+  /** The caller's backup (an admin's: anyone's), or 404 — never 403, so ids of others leak nothing. */
+  private async visible(caller: Caller, id: string): Promise<VolumeBackup> {
+    const backup = await this.deps.prisma.volumeBackup.findFirst({
+      where: { id, ...(isAdmin(caller) ? {} : { projectId: caller.projectId }) },
+    });
+    if (!backup) throw notFound(`Backup ${id} could not be found.`);
+    return backup;
+  }
+
+  private async withDependents(rows: VolumeBackup[]): Promise<VolumeBackupRecord[]> {
+    if (rows.length === 0) return [];
+    const parents = await this.deps.prisma.volumeBackup.findMany({
+      where: { parentId: { in: rows.map((r) => r.id) }, status: { not: 'deleting' } },
+      select: { parentId: true },
+      distinct: ['parentId'],
+    });
+    const withChildren = new Set(parents.map((p) => p.parentId));
+    return rows.map((row) => ({ ...row, hasDependentBackups: withChildren.has(row.id) }));
+  }
+}
+
+function assertWriter(caller: Caller) {
+  if (!canWrite(caller))
+    throw forbidden("Policy doesn't allow this operation to be performed: the reader role may only read.");
+}
+
+function assertRestorable(backup: VolumeBackup) {
+  if (!RESTORABLE.includes(backup.status)) {
+    throw badRequest(
+      `Invalid backup: Backup status must be available, but the current status is "${backup.status}".`,
+    );
+  }
+}

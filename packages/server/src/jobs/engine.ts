@@ -1,0 +1,411 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '../db/client.js';
+import type { Job, JobKind, Prisma } from '../generated/prisma/client.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { isServiceFailure } from '../openstack/http.js';
+import {
+  CancelledError,
+  describeError,
+  JobFailedError,
+  LeaseLostError,
+  RetryLaterError,
+  ShutdownError,
+} from './errors.js';
+
+export type JobState = Record<string, unknown>;
+
+export interface JobContext<S extends JobState = JobState> {
+  readonly job: Job;
+  readonly log: Logger;
+  /** Aborted when this worker loses the lease or the process is stopping: stop at the next safe point. */
+  readonly signal: AbortSignal;
+  /** The step to run (persisted; a resumed job starts where the last one left off). */
+  readonly step: string;
+  readonly state: Partial<S>;
+  /** Records that `step` is next, with what the finished steps produced. Fenced by the lease. */
+  advance(step: string, patch?: Partial<S>): Promise<void>;
+  /** Records bytes done of total (throttled). */
+  progress(done: number, total: number): Promise<void>;
+}
+
+export interface JobHandler<S extends JobState = JobState> {
+  readonly kind: JobKind;
+  /**
+   * Runs the job from `ctx.step` to the end. Every step must be safe to run again: a process can die
+   * after a step's effect and before `advance` recorded it.
+   */
+  run(ctx: JobContext<S>): Promise<void>;
+  /** The job failed for good: undo what it left behind and mark its resource (status error, fail_reason). */
+  fail(ctx: JobContext<S>, reason: string): Promise<void>;
+}
+
+/** A handler with its own state type, stored beside the others. */
+export function defineJob<S extends JobState>(handler: JobHandler<S>): JobHandler {
+  return handler as unknown as JobHandler;
+}
+
+export interface EnqueueRequest {
+  kind: JobKind;
+  projectId: string;
+  userId?: string;
+  /** Resource keys held alone while the job runs (e.g. `volume:<id>`). */
+  exclusiveKeys?: string[];
+  /** Resource keys shared with other jobs that share them (e.g. `repository:<id>`). */
+  sharedKeys?: string[];
+  state?: JobState;
+  volumeBackupId?: string;
+  instanceSnapshotId?: string;
+  instanceBackupId?: string;
+  maxAttempts?: number;
+}
+
+export interface JobEngineOptions {
+  prisma: Db;
+  logger: Logger;
+  metrics?: Metrics;
+  handlers: JobHandler[];
+  /** Jobs this process runs at once. */
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  /** Backoff before retrying a job after a transient failure. */
+  retryDelayMs?: (attempt: number) => number;
+  /**
+   * Test hook: called when a step starts (no fraction) and as its data progresses (fraction done),
+   * e.g. to kill the process at a chosen point (TEST_CRASH_AT).
+   */
+  observe?: (point: { job: Job; step: string; fraction?: number }) => void;
+}
+
+// Every claim takes this transaction-level lock, so two workers never both decide that conflicting
+// jobs may run; claims are short, so serialising them costs nothing that matters.
+const CLAIM_LOCK = 728_374_001;
+
+/**
+ * Runs persisted jobs (SPEC §7) on any number of processes sharing one PostgreSQL.
+ *
+ * A worker claims a job by taking its lease; heartbeats extend the lease; every write of the job's
+ * progress is fenced by the lease, so a worker that lost it cannot overwrite its successor. When a
+ * process dies, its leases expire and another worker resumes the jobs from their last recorded step
+ * (or fails them, compensating, after too many attempts). A job is claimed only when no running job
+ * and no older queued job holds a conflicting resource key, so conflicting jobs run one at a time and
+ * in the order they were requested.
+ */
+export class JobEngine {
+  readonly workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly handlers: Map<JobKind, JobHandler>;
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private readonly stopController = new AbortController();
+
+  constructor(private readonly options: JobEngineOptions) {
+    this.handlers = new Map(options.handlers.map((handler) => [handler.kind, handler]));
+  }
+
+  /** Creates a queued job (inside the caller's transaction, so the resource and its job appear together). */
+  static async enqueue(tx: Prisma.TransactionClient, request: EnqueueRequest): Promise<Job> {
+    return tx.job.create({
+      data: {
+        id: randomUUID(),
+        kind: request.kind,
+        projectId: request.projectId,
+        userId: request.userId,
+        exclusiveKeys: request.exclusiveKeys ?? [],
+        sharedKeys: request.sharedKeys ?? [],
+        state: (request.state ?? {}) as Prisma.InputJsonValue,
+        volumeBackupId: request.volumeBackupId,
+        instanceSnapshotId: request.instanceSnapshotId,
+        instanceBackupId: request.instanceBackupId,
+        maxAttempts: request.maxAttempts ?? 5,
+      },
+    });
+  }
+
+  start() {
+    this.loop ??= this.pollLoop();
+  }
+
+  /** Claim now instead of at the next poll (after this process enqueued a job). */
+  wake() {
+    this.wakeUp?.();
+  }
+
+  /**
+   * Graceful stop: no new claims; running jobs are asked to stop at their next safe point; what has
+   * not finished by `timeoutMs` is handed back (lease released) so another replica continues at once.
+   */
+  async stop(timeoutMs: number) {
+    this.stopping = true;
+    this.stopController.abort();
+    this.wake();
+    for (const { controller } of this.running.values()) controller.abort(new ShutdownError());
+    const all = Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await Promise.race([all, sleep(timeoutMs)]);
+    await this.loop;
+    const leftovers = [...this.running.keys()];
+    if (leftovers.length) await this.release(leftovers);
+  }
+
+  private async pollLoop() {
+    while (!this.stopping) {
+      let claimed = false;
+      while (!this.stopping && this.running.size < this.options.concurrency) {
+        const job = await this.claim().catch((error) => {
+          this.options.logger.error({ err: error }, 'claiming a job failed');
+          return undefined;
+        });
+        if (!job) break;
+        claimed = true;
+        this.execute(job);
+      }
+      if (this.stopping) break;
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        setTimeout(resolve, claimed ? 0 : this.options.pollMs).unref();
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async claim(): Promise<Job | undefined> {
+    const leaseSeconds = this.options.leaseMs / 1000;
+    const kinds = [...this.handlers.keys()];
+    return this.options.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CLAIM_LOCK}::bigint)`;
+      const rows = await tx.$queryRaw<Job[]>`
+        WITH candidate AS (
+          SELECT j.id FROM "Job" j
+          WHERE j.kind::text = ANY(${kinds})
+            AND ((j.status = 'queued' AND j."runAfter" <= now())
+              OR (j.status = 'running' AND j."leaseExpiresAt" < now()))
+            AND NOT EXISTS (
+              SELECT 1 FROM "Job" o
+              WHERE o.id <> j.id
+                AND (
+                  (o.status = 'running' AND o."leaseExpiresAt" >= now())
+                  OR (o.status IN ('queued', 'running') AND o."createdAt" < j."createdAt")
+                )
+                AND (o."exclusiveKeys" && (j."exclusiveKeys" || j."sharedKeys")
+                  OR o."sharedKeys" && j."exclusiveKeys"))
+          ORDER BY j."createdAt"
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE "Job" SET
+          status = 'running',
+          "leaseOwner" = ${this.workerId},
+          "leaseExpiresAt" = now() + make_interval(secs => ${leaseSeconds}),
+          attempts = attempts + 1,
+          "startedAt" = coalesce("startedAt", now()),
+          "updatedAt" = now()
+        FROM candidate WHERE "Job".id = candidate.id
+        RETURNING "Job".*`;
+      return rows[0];
+    });
+  }
+
+  private execute(job: Job) {
+    const controller = new AbortController();
+    const done = this.runJob(job, controller).finally(() => this.running.delete(job.id));
+    this.running.set(job.id, { controller, done });
+  }
+
+  private async runJob(job: Job, controller: AbortController) {
+    const handler = this.handlers.get(job.kind);
+    const log = this.options.logger.child({ job_id: job.id, job_kind: job.kind });
+    if (!handler) return;
+    this.options.metrics?.jobsRunning.inc({ kind: job.kind });
+    const heartbeat = setInterval(() => {
+      this.extendLease(job.id).then(
+        (lease) => {
+          if (lease === 'lost') controller.abort(new LeaseLostError(job.id));
+          if (lease === 'cancel') controller.abort(new CancelledError());
+        },
+        (error) => log.warn({ err: error }, 'lease heartbeat failed'),
+      );
+    }, this.options.leaseMs / 3);
+    const ctx = this.context(job, controller.signal, log);
+    try {
+      if (job.attempts > job.maxAttempts) {
+        await this.failJob(
+          handler,
+          ctx,
+          `gave up after ${job.maxAttempts} attempts; last error: ${job.error ?? 'none'}`,
+        );
+        return;
+      }
+      await this.event(job, job.step, job.attempts > 1 ? 'resumed' : 'started');
+      this.options.observe?.({ job, step: job.step });
+      await handler.run(ctx);
+      await this.finish(job.id, 'succeeded', null);
+      this.options.metrics?.jobsFinished.inc({ kind: job.kind, status: 'succeeded' });
+    } catch (error) {
+      await this.handleError(handler, ctx, error, log);
+    } finally {
+      clearInterval(heartbeat);
+      this.options.metrics?.jobsRunning.dec({ kind: job.kind });
+    }
+  }
+
+  private async handleError(handler: JobHandler, ctx: JobContext, error: unknown, log: Logger) {
+    const job = ctx.job;
+    const reason = ctx.signal.reason ?? error;
+    if (reason instanceof ShutdownError) {
+      await this.release([job.id]);
+      return;
+    }
+    if (reason instanceof CancelledError) {
+      await this.failJob(handler, ctx, reason.message, 'cancelled');
+      return;
+    }
+    if (reason instanceof LeaseLostError) {
+      log.warn('lost the lease; another worker continues this job');
+      return;
+    }
+    const retryable =
+      error instanceof RetryLaterError || (isServiceFailure(error) && !(error instanceof JobFailedError));
+    const message = describeError(error);
+    if (retryable && job.attempts < job.maxAttempts) {
+      const delay =
+        error instanceof RetryLaterError && error.delayMs !== undefined
+          ? error.delayMs
+          : (this.options.retryDelayMs ?? defaultRetryDelay)(job.attempts);
+      log.warn({ err: error, attempt: job.attempts, delay }, 'job step failed; will retry');
+      await this.options.prisma.job.updateMany({
+        where: { id: job.id, leaseOwner: this.workerId },
+        data: {
+          status: 'queued',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          runAfter: new Date(Date.now() + delay),
+          error: message,
+        },
+      });
+      await this.event(job, ctx.step, `retry in ${delay} ms: ${message}`);
+      return;
+    }
+    log.error({ err: error }, 'job failed');
+    await this.failJob(handler, ctx, message);
+  }
+
+  private async failJob(
+    handler: JobHandler,
+    ctx: JobContext,
+    reason: string,
+    status: 'failed' | 'cancelled' = 'failed',
+  ) {
+    try {
+      await handler.fail(ctx, reason);
+    } catch (error) {
+      // Compensation itself failed (e.g. OpenStack down): try again later rather than leave debris.
+      const message = describeError(error);
+      ctx.log.warn({ err: error }, 'compensating a failed job failed; will retry');
+      await this.options.prisma.job.updateMany({
+        where: { id: ctx.job.id, leaseOwner: this.workerId },
+        data: {
+          status: 'queued',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          runAfter: new Date(Date.now() + 5_000),
+          error: `${reason}; cleanup failed: ${message}`,
+        },
+      });
+      return;
+    }
+    await this.finish(ctx.job.id, status, reason);
+    this.options.metrics?.jobsFinished.inc({ kind: ctx.job.kind, status });
+  }
+
+  private context(job: Job, signal: AbortSignal, log: Logger): JobContext {
+    const engine = this;
+    let step = job.step;
+    let state = (job.state ?? {}) as JobState;
+    let lastProgressWrite = 0;
+    return {
+      job,
+      log,
+      signal,
+      get step() {
+        return step;
+      },
+      get state() {
+        return state;
+      },
+      async advance(next: string, patch: JobState = {}) {
+        if (signal.aborted) throw signal.reason;
+        state = { ...state, ...patch };
+        const { count } = await engine.options.prisma.job.updateMany({
+          where: { id: job.id, leaseOwner: engine.workerId, status: 'running' },
+          data: { step: next, state: state as Prisma.InputJsonValue },
+        });
+        if (count === 0) throw new LeaseLostError(job.id);
+        step = next;
+        await engine.event(job, next, 'step');
+        engine.options.observe?.({ job, step: next });
+      },
+      async progress(done: number, total: number) {
+        engine.options.observe?.({ job, step, fraction: total > 0 ? done / total : 1 });
+        const now = Date.now();
+        if (now - lastProgressWrite < 500 && done < total) return;
+        lastProgressWrite = now;
+        await engine.options.prisma.job.updateMany({
+          where: { id: job.id, leaseOwner: engine.workerId },
+          data: { progressDone: BigInt(Math.floor(done)), progressTotal: BigInt(Math.floor(total)) },
+        });
+      },
+    };
+  }
+
+  private async extendLease(jobId: string): Promise<'held' | 'lost' | 'cancel'> {
+    const [row] = await this.options.prisma.job.updateManyAndReturn({
+      where: { id: jobId, leaseOwner: this.workerId, status: 'running' },
+      data: { leaseExpiresAt: new Date(Date.now() + this.options.leaseMs) },
+      select: { cancelRequested: true },
+    });
+    if (!row) return 'lost';
+    return row.cancelRequested ? 'cancel' : 'held';
+  }
+
+  private async finish(jobId: string, status: 'succeeded' | 'failed' | 'cancelled', error: string | null) {
+    await this.options.prisma.job.updateMany({
+      where: { id: jobId, leaseOwner: this.workerId },
+      data: { status, error, leaseOwner: null, leaseExpiresAt: null, finishedAt: new Date() },
+    });
+  }
+
+  /** Hands jobs back without counting the interrupted attempt, for another worker to continue now. */
+  private async release(jobIds: string[]) {
+    await this.options.prisma.job.updateMany({
+      where: { id: { in: jobIds }, leaseOwner: this.workerId, status: 'running' },
+      data: {
+        status: 'queued',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        runAfter: new Date(),
+        attempts: { decrement: 1 },
+      },
+    });
+  }
+
+  private async event(job: Job, step: string, message: string) {
+    await this.options.prisma.jobEvent
+      .create({
+        data: {
+          jobId: job.id,
+          worker: this.workerId,
+          step,
+          attempt: job.attempts,
+          message: message.slice(0, 2000),
+        },
+      })
+      .catch(() => {});
+  }
+}
+
+const defaultRetryDelay = (attempt: number) =>
+  Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

@@ -1,0 +1,16 @@
+export {
+  defineJob,
+  type EnqueueRequest,
+  type JobContext,
+  JobEngine,
+  type JobHandler,
+  type JobState,
+} from './engine.js';
+export {
+  CancelledError,
+  describeError,
+  JobFailedError,
+  LeaseLostError,
+  RetryLaterError,
+  ShutdownError,
+} from './errors.js';

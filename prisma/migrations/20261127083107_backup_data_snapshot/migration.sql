@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "VolumeBackup" ADD COLUMN     "dataSnapshotId" TEXT;
