@@ -21,6 +21,7 @@ import { registerServerTasks } from './nova/servers.js';
 import { registerSnapshotImageTasks } from './nova/snapshots.js';
 import { registerVolumeAttachmentTasks } from './nova/volume-attachments.js';
 import type { Sim } from './sim/context.js';
+import type { SimStats } from './sim/context.js';
 import { faultRoutes } from './sim/fault-routes.js';
 import { Scheduler } from './state/scheduler.js';
 import { Store } from './state/store.js';
@@ -65,6 +66,8 @@ export interface Simulator {
     set(service: ServiceName, f: FaultSpec): Promise<void>;
     clear(service?: ServiceName): Promise<void>;
   };
+  /** Counters since start (not persisted): e.g. how often a snapshot of each name was created. */
+  stats: SimStats;
   /** Stops the servers and persists the state; pending transitions resume at the next start. */
   close(): Promise<void>;
 }
@@ -122,6 +125,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     instancesDir: join(stateDir, 'instances'),
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
     urls: { keystone: '', cinder: '', nova: '', glance: '' },
+    stats: { snapshotsCreated: new Map() },
   };
   mkdirSync(sim.imagesDir, { recursive: true });
   mkdirSync(sim.instancesDir, { recursive: true });
@@ -208,6 +212,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       glance: sim.urls.glance,
     },
     stateDir,
+    stats: sim.stats,
     volumesDir: files.dir,
     projects: {
       admin: project('admin'),

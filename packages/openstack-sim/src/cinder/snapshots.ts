@@ -4,7 +4,7 @@ import { nowIso } from '../common/time.js';
 import type { Sim } from '../sim/context.js';
 import type { Snapshot, Volume } from '../state/types.js';
 import { invalidInput, invalidSnapshot, invalidVolume } from './policy.js';
-import { parseMetadata, snapshotsOf, touch } from './volumes.js';
+import { parseMetadata, touch } from './volumes.js';
 
 /** oslo strutils.bool_from_string(strict=True). */
 export function parseBool(v: unknown, field: string): boolean {
@@ -61,6 +61,8 @@ export async function createSnapshot(
   };
   // Recorded first, so the volume cannot be deleted while the copy runs.
   sim.store.state.snapshots[snap.id] = snap;
+  const key = snap.name ?? snap.id;
+  sim.stats.snapshotsCreated.set(key, (sim.stats.snapshotsCreated.get(key) ?? 0) + 1);
   try {
     await sim.files.takeSnapshot(volume.id, snap.id);
   } catch (err) {

@@ -25,4 +25,11 @@ export interface Sim {
   tokenTtlSeconds: number;
   /** Filled in once every service listens. */
   urls: ServiceUrls;
+  /** What happened since start, for tests that must prove something happened once (not persisted). */
+  stats: SimStats;
+}
+
+export interface SimStats {
+  /** Snapshot creations accepted, by snapshot name (unnamed: by id). */
+  snapshotsCreated: Map<string, number>;
 }

@@ -27,6 +27,10 @@ export function faultRoutes(router: Router, sim: Sim, control: FaultControl): vo
     if (!auth) throw new ApiError(401, 'The request you have made requires authentication.');
     if (!auth.isAdmin) throw new ApiError(403, 'Only an admin may change faults.');
   };
+  router.add('GET', '/_sim/stats', (ctx) => {
+    admin(ctx);
+    return { status: 200, body: { snapshots_created: Object.fromEntries(sim.stats.snapshotsCreated) } };
+  });
   router.add('GET', '/_sim/faults', (ctx) => {
     admin(ctx);
     return { status: 200, body: { faults: sim.faults.all() } };
