@@ -185,11 +185,15 @@ export const configSchema = z
       .default(250)
       .describe('How often an idle process looks for queued jobs.'),
     TEST_CRASH_AT: z
-    .string()
-    .regex(/^[a-z_]+:[a-z-]+(@0?\.\d+)?$/, { error: 'expected <job kind>:<step>[@<fraction>], e.g. volume_backup_create:read@0.5' })
-    .optional()
-    .describe('For crash tests only: SIGKILL this process when a job reaches `<kind>:<step>` (with `@0.5`: halfway through the step\'s data).'),
-  BODY_LIMIT_BYTES: positiveInt('a whole number of bytes')
+      .string()
+      .regex(/^[a-z_]+:[a-z-]+(@0?\.\d+)?$/, {
+        error: 'expected <job kind>:<step>[@<fraction>], e.g. volume_backup_create:read@0.5',
+      })
+      .optional()
+      .describe(
+        "For crash tests only: SIGKILL this process when a job reaches `<kind>:<step>` (with `@0.5`: halfway through the step's data).",
+      ),
+    BODY_LIMIT_BYTES: positiveInt('a whole number of bytes')
       .default(1024 * 1024)
       .describe('Largest request body the API parses (larger: 413).'),
     SHUTDOWN_TIMEOUT_MS: positiveInt('a whole number of milliseconds')
