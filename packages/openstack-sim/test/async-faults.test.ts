@@ -12,7 +12,7 @@ describe('asynchronous transitions', () => {
   let api: ReturnType<typeof clients>;
 
   beforeAll(async () => {
-    sim = await startTestSim({ transitionDelayMs: 150 });
+    sim = await startTestSim({ transitionDelayMs: 400 });
     api = clients(sim, await login(sim, 'demo'), sim.projects.demo.id);
   });
   afterAll(() => sim?.close());

@@ -21,7 +21,8 @@ describe('Nova ↔ Cinder', () => {
   let cirrosBytes: Buffer;
 
   beforeAll(async () => {
-    sim = await startTestSim();
+    // Slow enough that a poll sees the transitional states even on a loaded machine.
+    sim = await startTestSim({ transitionDelayMs: 400 });
     demoToken = await login(sim, 'demo');
     backupToken = await login(sim, 'backup');
     demo = clients(sim, demoToken, sim.projects.demo.id);
