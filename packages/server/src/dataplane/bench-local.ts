@@ -272,8 +272,10 @@ async function runOurs(lab: FileVolumeLab) {
       rows.push({ what: 'ours: restore (incl. fsync)', ...pick(restored) });
       if ((await sha256OfFile(lab.volumePath('restored'))) !== expected)
         throw new Error('restore is not byte-identical');
+      const mem = process.memoryUsage();
       console.log(
-        `run ${rep + 1}/${repeat}: full ${full.seconds.toFixed(2)} s, restore ${restored.seconds.toFixed(2)} s (byte-identical)`,
+        `run ${rep + 1}/${repeat}: full ${full.seconds.toFixed(2)} s, restore ${restored.seconds.toFixed(2)} s ` +
+          `(byte-identical); RSS ${(mem.rss / MiB).toFixed(0)} MiB, array buffers ${(mem.arrayBuffers / MiB).toFixed(0)} MiB`,
       );
     }
   } finally {

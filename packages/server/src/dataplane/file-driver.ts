@@ -151,7 +151,32 @@ class FileVolumeWriter implements VolumeWriter {
       const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
       done += bytesWritten;
     }
-    this.unsynced += data.length;
+    this.wrote(data.length);
+  }
+
+  async writev(offset: number, data: Buffer[]): Promise<void> {
+    let total = 0;
+    for (const piece of data) total += piece.length;
+    const { bytesWritten } = await this.fh.writev(data, offset);
+    if (bytesWritten < total) {
+      // Short write (rare): finish piece by piece.
+      let skip = bytesWritten;
+      let at = offset + bytesWritten;
+      for (const piece of data) {
+        if (skip >= piece.length) {
+          skip -= piece.length;
+          continue;
+        }
+        await writeAll(this.fh, piece.subarray(skip), at);
+        at += piece.length - skip;
+        skip = 0;
+      }
+    }
+    this.wrote(total);
+  }
+
+  private wrote(bytes: number): void {
+    this.unsynced += bytes;
     if (this.unsynced >= WRITEBACK_BYTES && !this.writeback) {
       this.unsynced = 0;
       // Errors surface in finish(), whose own sync reports them again.

@@ -82,7 +82,7 @@ async function readBackup(
   const entriesPerBatch = Math.max(1, Math.floor(BATCH_RAW_BYTES / chunkSize));
   const spanBytes = Math.max(BATCH_RAW_BYTES, 2 * chunkSize);
   const rawBytes = entriesPerBatch * chunkSize;
-  const window = new Semaphore(ctx.pool.threads * 2 + 2);
+  const window = new Semaphore(ctx.pool.threads * 2);
   const buffers = ctx.buffers;
   const recent = new RecentChunks(RECENT_CHUNKS_BYTES, options.keepData);
   const inFlight = new InFlight();

@@ -34,6 +34,8 @@ export interface SnapshotReader {
 
 export interface VolumeWriter {
   write(offset: number, data: Buffer): Promise<void>;
+  /** Optional: the buffers back to back at `offset`, in one call (spares the data plane a gathering copy). */
+  writev?(offset: number, data: Buffer[]): Promise<void>;
   /** Durable (fsync) and, for `file`, change tracking updated (trackers "all", see the layout doc). */
   finish(): Promise<void>;
   abort(): Promise<void>;
