@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import fsExt from 'fs-ext';
@@ -128,6 +128,22 @@ export async function sparseCopy(src: string, dst: string, size: number): Promis
   await rename(tmp, dst);
 }
 
+/** A snapshot as a hard link to the volume's file (instant); a copy where links are impossible. */
+async function shareInode(volume: string, snapshot: string, size: number): Promise<void> {
+  await rm(snapshot, { force: true });
+  try {
+    await link(volume, snapshot);
+  } catch {
+    await sparseCopy(volume, snapshot, size);
+  }
+}
+
+/** Before writing a volume in place: if a snapshot shares its inode, the volume gets its own copy. */
+export async function ownInode(file: string): Promise<void> {
+  const info = await stat(file);
+  if (info.nlink > 1) await sparseCopy(file, file, info.size);
+}
+
 /** SHA-256 of a whole file with holes hashed as zeros, reading only the allocated extents. */
 export async function sparseSha256(path: string): Promise<string> {
   const fh = await open(path, 'r');
@@ -228,6 +244,7 @@ export class VolumeFiles {
           `write of ${declaredLength ?? '?'} bytes at ${offset} is past the end (${size})`,
         );
       }
+      await ownInode(path);
       const fh = await open(path, 'r+');
       let written = 0;
       const pending: Buffer[] = [];
@@ -284,7 +301,9 @@ export class VolumeFiles {
     return this.withLock(volumeId, async () => {
       const path = this.volumePath(volumeId);
       const size = (await stat(path)).size;
-      await sparseCopy(path, this.snapshotPath(snapshotId), size);
+      // Copy-on-write, as RBD does: the snapshot shares the volume's inode until the volume is
+      // next written, which first gives the volume a copy of its own (ownInode).
+      await shareInode(path, this.snapshotPath(snapshotId), size);
       const changes = await this.readVolumeChanges(volumeId);
       const trackers = changes?.trackers ?? {};
       await writeJsonAtomic(this.snapshotChangesPath(snapshotId), {
@@ -326,6 +345,7 @@ export class VolumeFiles {
   /** os-extend: the file grows (a hole at the end); no data changes. */
   extend(volumeId: string, newSizeGb: number): Promise<void> {
     return this.withLock(volumeId, async () => {
+      await ownInode(this.volumePath(volumeId));
       const fh = await open(this.volumePath(volumeId), 'r+');
       try {
         await fh.truncate(newSizeGb * GiB);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import fsExt from 'fs-ext';
 import { z } from 'zod';
@@ -46,6 +46,7 @@ export function createFileStorageDriver(options: { dir: string }): StorageDriver
       const file = volumePath(volumeId);
       // Mark the trackers first: if we die half-way, nobody trusts them for this volume again.
       await invalidateTrackers(file);
+      await ownInode(file);
       const fh = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
       try {
         await fh.truncate(0);
@@ -63,6 +64,7 @@ export function createFileStorageDriver(options: { dir: string }): StorageDriver
       try {
         const snapshotSize = (await snapshot.stat()).size;
         await invalidateTrackers(file);
+        await ownInode(file);
         const volume = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
         try {
           // The volume keeps its size if it was extended after the snapshot (the rest reads as zeros).
@@ -323,4 +325,22 @@ function safeId(id: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(id) || id === '.' || id === '..')
     throw new Error(`invalid id ${JSON.stringify(id)}`);
   return id;
+}
+
+/**
+ * A snapshot may share the volume's inode (a hard link made when it was taken; see
+ * docs/file-volume-layout.md). Before rewriting the volume in place, give it a private, empty inode
+ * of the same size (atomically, by rename), so the snapshot keeps its data.
+ */
+async function ownInode(file: string): Promise<void> {
+  const info = await stat(file).catch(() => null);
+  if (!info || info.nlink <= 1) return;
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.truncate(info.size);
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
 }

@@ -128,3 +128,36 @@ describe('the file storage driver', () => {
     );
   });
 });
+
+describe('copy-on-write snapshots (hard links, docs/file-volume-layout.md)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({ threads: 1 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('restore and rollback give the volume its own inode and leave a linked snapshot intact', async () => {
+    const { link, stat } = await import('node:fs/promises');
+    const path = await import('node:path');
+    await h.lab.createVolume('cow', 4 * MiB);
+    await h.lab.write('cow', 0, randomData(1 * MiB));
+    const volumeFile = path.join(h.lab.dir, 'volume-cow');
+    const snapshotFile = path.join(h.lab.dir, 'snapshot-linked');
+    await link(volumeFile, snapshotFile); // as the simulator takes a snapshot
+    const snapshotSha = await sha256OfFile(snapshotFile);
+
+    const writer = await h.driver.openForRestore({ volumeId: 'cow', sizeBytes: 4 * MiB });
+    await writer.write(2 * MiB, randomData(64 * KiB));
+    await writer.finish();
+    expect((await stat(snapshotFile)).nlink).toBe(1);
+    expect(await sha256OfFile(snapshotFile)).toBe(snapshotSha);
+
+    await link(volumeFile, path.join(h.lab.dir, 'snapshot-linked-2'));
+    await h.driver.rollback({ volumeId: 'cow', snapshotId: 'linked' });
+    expect(await sha256OfFile(volumeFile)).toBe(snapshotSha);
+    expect(await sha256OfFile(snapshotFile)).toBe(snapshotSha);
+    expect(await sha256OfFile(path.join(h.lab.dir, 'snapshot-linked-2'))).not.toBe(snapshotSha);
+  });
+});
