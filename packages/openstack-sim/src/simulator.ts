@@ -67,6 +67,11 @@ export interface Simulator {
   };
   /** Counters since start (not persisted): e.g. how often a snapshot of each name was created. */
   stats: SimStats;
+  /**
+   * Test control over asynchronous transitions: `hold('server.build')` keeps new servers in BUILD
+   * until `release('server.build')` (any task name of the scheduler: `volume.create`, …).
+   */
+  transitions: { hold(op: string): void; release(op: string): void };
   /** Stops the servers and persists the state; pending transitions resume at the next start. */
   close(): Promise<void>;
 }
@@ -212,6 +217,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     stateDir,
     stats: sim.stats,
+    transitions: {
+      hold: (op) => sim.scheduler.hold(op),
+      release: (op) => sim.scheduler.release(op),
+    },
     volumesDir: files.dir,
     projects: {
       admin: project('admin'),

@@ -317,6 +317,12 @@ describe('authorization', () => {
       }
       expect((await reset(admin, { attach_status: 'detached' })).status).toBe(202);
       expect((await reset(admin, { status: 'bogus' })).status).toBe(400);
+      // Only Cinder itself sets `reverting` (during its revert); os-reset_status refuses it, as Cinder 21.
+      const reverting = await reset(admin, { status: 'reverting' });
+      expect(reverting.status).toBe(400);
+      expect(reverting.body.badRequest.message).toMatch(
+        /^Volume status: reverting is invalid, valid statuses are: \('creating', 'available', /,
+      );
       expect((await reset(admin, {})).status).toBe(400);
 
       const snap = await demo.createSnapshot(vol);

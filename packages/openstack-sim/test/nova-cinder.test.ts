@@ -59,21 +59,30 @@ describe('Nova ↔ Cinder', () => {
 
   it('boot from an existing volume: the volume is in-use with an attachment, the server image is ""', async () => {
     const vol = await demo.createVolume(1);
-    const r = await demo.nova('POST', '/servers', {
-      server: {
-        name: 'bfv',
-        flavorRef: '1',
-        block_device_mapping_v2: [
-          {
-            boot_index: 0,
-            uuid: vol,
-            source_type: 'volume',
-            destination_type: 'volume',
-            delete_on_termination: false,
-          },
-        ],
-      },
-    });
+    const boot = () =>
+      demo.nova('POST', '/servers', {
+        server: {
+          name: 'bfv',
+          flavorRef: '1',
+          block_device_mapping_v2: [
+            {
+              boot_index: 0,
+              uuid: vol,
+              source_type: 'volume',
+              destination_type: 'volume',
+              delete_on_termination: false,
+            },
+          ],
+        },
+      });
+    // As real Nova: an empty volume is not bootable until its owner says so.
+    const refused = await boot();
+    expect(refused.status).toBe(400);
+    expect(refused.body.badRequest.message).toBe(`Block Device ${vol} is not bootable.`);
+    expect(
+      (await demo.cinder('POST', `/volumes/${vol}/action`, { 'os-set_bootable': { bootable: true } })).status,
+    ).toBe(200);
+    const r = await boot();
     expect(r.status, r.text).toBe(202);
     const id = r.body.server.id;
     expect((await demo.volume(vol)).status).toBe('reserved');

@@ -1,5 +1,5 @@
 import { hasServiceToken } from '../common/auth.js';
-import { notFound } from '../common/errors.js';
+import { badRequest, notFound } from '../common/errors.js';
 import type { Reply, RequestContext } from '../common/http.js';
 import { atLeast, mvString } from '../common/microversion.js';
 import type { Sim } from '../sim/context.js';
@@ -14,6 +14,9 @@ import {
 import { invalidInput, invalidVolume, requireAdmin, requireWriter } from './policy.js';
 import { parseBool } from './snapshots.js';
 import { deleteVolume, extendVolume, revertVolume, touch } from './volumes.js';
+
+/** What os-reset_status accepts: Cinder's VolumeStatus.ALL (cinder/objects/fields.py), in its order. */
+const RESETTABLE_VOLUME_STATUSES = VOLUME_STATUSES.filter((s) => s !== 'reverting');
 
 type ActionHandler = (sim: Sim, ctx: RequestContext, v: Volume, args: Record<string, unknown>) => Reply;
 
@@ -75,8 +78,12 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
     if (status === undefined && attach === undefined && migration === undefined) {
       throw invalidInput("Must specify 'status', 'attach_status' or 'migration_status' for update.");
     }
-    if (status !== undefined && !(VOLUME_STATUSES as readonly unknown[]).includes(status)) {
-      throw invalidInput(`Invalid status ${String(status)}`);
+    if (status !== undefined && !(RESETTABLE_VOLUME_STATUSES as readonly unknown[]).includes(status)) {
+      // Cinder checks the status against its VolumeStatus field: the transitional statuses only
+      // Cinder itself sets (e.g. `reverting`) are refused.
+      throw badRequest(
+        `Volume status: ${String(status)} is invalid, valid statuses are: (${RESETTABLE_VOLUME_STATUSES.map((x) => `'${x}'`).join(', ')}).`,
+      );
     }
     if (attach !== undefined && !['attached', 'detached'].includes(attach as string)) {
       throw invalidInput(`Invalid attach status ${String(attach)}`);

@@ -1,5 +1,5 @@
 import { hasServiceToken, requireAuth } from '../common/auth.js';
-import { badRequest, cinderErrorBody, keystoneMiddleware401, notFound } from '../common/errors.js';
+import { ApiError, badRequest, cinderErrorBody, keystoneMiddleware401, notFound } from '../common/errors.js';
 import type { Handler, Reply, RequestContext, Router } from '../common/http.js';
 import { atLeast, CINDER_MV, mvString, negotiate, versionHeaders } from '../common/microversion.js';
 import { nextHref, paginate } from '../common/pagination.js';
@@ -37,10 +37,34 @@ const obj = (v: unknown): Record<string, unknown> | undefined =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 /** The `{"volume": {...}}`-style wrapper of a request body, or 400 naming the missing key. */
+/**
+ * The `{"<key>": {…}}` body of a create or update, checked as Cinder's JSON schemas check it — before
+ * the resource is looked up and before policy — with Cinder 21's answers: `'<key>' is a required
+ * property`, `… is not of type 'object'`, and 500 for no body at all (its schema decorator fails with
+ * a KeyError then).
+ */
 async function wrapped(ctx: RequestContext, key: string): Promise<Record<string, unknown>> {
-  const body = obj(await ctx.json());
-  const inner = obj(body?.[key]);
-  if (!inner) throw badRequest(`Missing required element '${key}' in request body.`);
+  const raw = await ctx.json();
+  if (raw === undefined) {
+    throw new ApiError(
+      500,
+      'The server has either erred or is incapable of performing the requested operation.',
+    );
+  }
+  const body = obj(raw);
+  if (!body) {
+    throw badRequest(
+      `Invalid input for field/attribute body. Value: ${JSON.stringify(raw)}. ${JSON.stringify(raw)} is not of type 'object'`,
+    );
+  }
+  if (!(key in body)) throw badRequest(`'${key}' is a required property`);
+  const inner = obj(body[key]);
+  if (!inner) {
+    const value = JSON.stringify(body[key]);
+    throw badRequest(
+      `Invalid input for field/attribute ${key}. Value: ${value}. ${value} is not of type 'object'`,
+    );
+  }
   return inner;
 }
 
@@ -156,8 +180,8 @@ export function cinderRoutes(router: Router, sim: Sim): void {
   route('GET', '/volumes/detail', listVolumes(true));
   route('GET', '/volumes', listVolumes(false));
   route('POST', '/volumes', async (ctx) => {
-    requireWriter(ctx.auth!, 'volume:create');
     const input = await wrapped(ctx, 'volume');
+    requireWriter(ctx.auth!, 'volume:create');
     const v = createVolume(sim, ctx.auth!, input);
     return { status: 202, body: { volume: volumeDetail(sim, ctx, v, false) } };
   });
@@ -166,9 +190,9 @@ export function cinderRoutes(router: Router, sim: Sim): void {
     return { status: 200, body: { volume: volumeDetail(sim, ctx, v, true) } };
   });
   route('PUT', '/volumes/:id', async (ctx) => {
+    const input = await wrapped(ctx, 'volume');
     const v = findVolume(sim, ctx.auth!, ctx.params.id!);
     requireWriter(ctx.auth!, 'volume:update');
-    const input = await wrapped(ctx, 'volume');
     for (const key of Object.keys(input)) {
       if (!['name', 'description', 'metadata', 'display_name', 'display_description'].includes(key)) {
         throw badRequest(
@@ -251,8 +275,8 @@ export function cinderRoutes(router: Router, sim: Sim): void {
   route('GET', '/snapshots/detail', listSnapshots(true));
   route('GET', '/snapshots', listSnapshots(false));
   route('POST', '/snapshots', async (ctx) => {
-    requireWriter(ctx.auth!, 'volume:create_snapshot');
     const input = await wrapped(ctx, 'snapshot');
+    requireWriter(ctx.auth!, 'volume:create_snapshot');
     if (typeof input.volume_id !== 'string') throw badRequest("'volume_id' is a required property");
     const v = findVolume(sim, ctx.auth!, input.volume_id);
     const s = await createSnapshot(sim, ctx.auth!, v, input);
@@ -263,9 +287,9 @@ export function cinderRoutes(router: Router, sim: Sim): void {
     return { status: 200, body: { snapshot: snapshotView(ctx, s, { extended: true, detail: true }) } };
   });
   route('PUT', '/snapshots/:id', async (ctx) => {
+    const input = await wrapped(ctx, 'snapshot');
     const s = findSnapshot(sim, ctx.auth!, ctx.params.id!);
     requireWriter(ctx.auth!, 'volume:update_snapshot');
-    const input = await wrapped(ctx, 'snapshot');
     if ('name' in input) s.name = (input.name ?? null) as string | null;
     if ('description' in input) s.description = (input.description ?? null) as string | null;
     touch(s);
@@ -322,8 +346,8 @@ export function cinderRoutes(router: Router, sim: Sim): void {
   route('GET', '/attachments', listAttachments(false));
   route('POST', '/attachments', async (ctx) => {
     needMv(ctx, '3.27');
-    requireWriter(ctx.auth!, 'volume:attachment_create');
     const input = await wrapped(ctx, 'attachment');
+    requireWriter(ctx.auth!, 'volume:attachment_create');
     if ('mode' in input && !atLeast(ctx.mv, '3.54')) {
       throw badRequest(
         "Invalid input for field/attribute attachment. Additional properties are not allowed ('mode' was unexpected)",
@@ -349,9 +373,9 @@ export function cinderRoutes(router: Router, sim: Sim): void {
   });
   route('PUT', '/attachments/:id', async (ctx) => {
     needMv(ctx, '3.27');
+    const input = await wrapped(ctx, 'attachment');
     const a = findAttachment(sim, ctx.auth!, ctx.params.id!);
     requireWriter(ctx.auth!, 'volume:attachment_update');
-    const input = await wrapped(ctx, 'attachment');
     const connector = obj(input.connector);
     if (!connector) throw badRequest("'connector' is a required property");
     updateAttachment(sim, a, sim.store.state.volumes[a.volume_id]!, connector);

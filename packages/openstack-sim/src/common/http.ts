@@ -191,7 +191,10 @@ export class ServiceServer {
   }
 
   async listen(port: number): Promise<number> {
-    const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+    // Idle keep-alive sockets live longer than any client pool's (undici: 4 s), so a client never
+    // reuses one the server is closing at that moment (ECONNRESET on a non-retried POST). Clients
+    // whose event loop stalls for seconds (tests hashing GiBs) are the usual victims.
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((err) => {
         this.logger.info({ err }, 'simulator request failed');
         if (!res.headersSent) res.destroy();

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -129,8 +128,18 @@ export async function storeImageData(sim: Sim, img: Image, data: Readable): Prom
   } satisfies Partial<Image>);
 }
 
-export function storeImageFile(sim: Sim, img: Image, path: string): Promise<void> {
-  return storeImageData(sim, img, createReadStream(path, { highWaterMark: 1024 * 1024 }));
+export async function storeImageFile(sim: Sim, img: Image, path: string): Promise<void> {
+  // Opened first, so that a missing file is this call's error, not an unhandled stream 'error' event
+  // emitted while storeImageData awaits something else.
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    img.status = 'killed';
+    img.updated_at = nowIso();
+    throw err;
+  }
+  return storeImageData(sim, img, fh.createReadStream({ highWaterMark: 1024 * 1024 }));
 }
 
 export async function deleteImage(sim: Sim, img: Image): Promise<void> {

@@ -104,6 +104,8 @@ function parseBdms(
           `Invalid volume: volume '${id}' status must be 'available'. Currently in '${v.status}'`,
         );
       }
+      // Nova's _get_bdm_image_metadata: the root volume must be bootable (InvalidBDMVolumeNotBootable).
+      if (bootIndex === 0 && !v.bootable) throw badRequest(`Block Device ${id} is not bootable.`);
       bdm.volume_id = v.id;
     } else if (destination === 'volume') {
       // Nova creates the volume: from the image, a snapshot, or blank.

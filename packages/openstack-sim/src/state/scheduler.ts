@@ -14,6 +14,8 @@ export class Scheduler {
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
+  /** Operations whose transitions wait until released (a test control, see `hold`). */
+  private readonly held = new Set<string>();
   private closed = false;
 
   constructor(
@@ -40,6 +42,21 @@ export class Scheduler {
     for (const task of pending) this.arm(task);
   }
 
+  /**
+   * Test control: transitions of `op` (e.g. `server.build`) do not happen until `release(op)`, as
+   * when the real service is slow (a server stays in BUILD). They stay persisted meanwhile.
+   */
+  hold(op: string): void {
+    this.held.add(op);
+  }
+
+  release(op: string): void {
+    this.held.delete(op);
+    for (const task of Object.values(this.store.state.tasks)) {
+      if (task.op === op && !this.timers.has(task.id)) this.arm(task);
+    }
+  }
+
   pendingFor(target: string): Task[] {
     return Object.values(this.store.state.tasks).filter((t) => t.target === target);
   }
@@ -48,6 +65,7 @@ export class Scheduler {
     const delay = Math.max(0, task.due_at - Date.now());
     const timer = setTimeout(() => {
       this.timers.delete(task.id);
+      if (this.held.has(task.op)) return; // armed again by release()
       const p = this.run(task).finally(() => this.running.delete(p));
       this.running.add(p);
     }, delay);
