@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   freePort,
   killLeftoverServices,
+  simulatorPorts,
   spawnService,
   waitUntilHealthy,
 } from '../support/service-process.js';
@@ -33,16 +34,6 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, para
   }
 }
 
-/** The built-in simulator on free ports, so the test never collides with a running `pnpm start`. */
-async function simulatorPorts() {
-  return {
-    SIM_KEYSTONE_PORT: String(await freePort()),
-    SIM_CINDER_PORT: String(await freePort()),
-    SIM_NOVA_PORT: String(await freePort()),
-    SIM_GLANCE_PORT: String(await freePort()),
-  };
-}
-
 function isRunning(pid: number) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -56,7 +47,11 @@ afterEach(killLeftoverServices);
 
 describe('the embedded default', () => {
   it('starts, answers /healthz and /metrics, and keeps committed rows across kill -9 and restarts', async () => {
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), ...(await simulatorPorts()) };
+    const env: Record<string, string> = {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      ...(await simulatorPorts()),
+    };
 
     const first = spawnService(env);
     await waitUntilHealthy(first);
@@ -69,6 +64,10 @@ describe('the embedded default', () => {
     expect(await metrics.text()).toMatch(/^# HELP process_cpu_user_seconds_total/m);
     expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
     expect(first.output()).toContain('using the embedded PostgreSQL (default)');
+    // The reference gateway runs beside it (SPEC §3, §5.7).
+    const gateway = `http://127.0.0.1:${env.GATEWAY_PORT}`;
+    expect((await fetch(`${gateway}/healthz`)).status).toBe(200);
+    expect((await fetch(`${gateway}/v1/block/volume`)).status).toBe(401);
 
     const { url, pid: firstPostgres } = embeddedDatabaseUrl();
     await query(
@@ -106,7 +105,11 @@ describe('the embedded default', () => {
   });
 
   it('refuses a second service on the same DATA_DIR instead of sharing its PostgreSQL', async () => {
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), ...(await simulatorPorts()) };
+    const env: Record<string, string> = {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      ...(await simulatorPorts()),
+    };
     const first = spawnService(env);
     await waitUntilHealthy(first);
     const second = spawnService({ ...env, PORT: String(await freePort()) });

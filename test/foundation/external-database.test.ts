@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import {
   freePort,
   killLeftoverServices,
   repoRoot,
+  simulatorPorts,
   spawnService,
   waitUntilHealthy,
 } from '../support/service-process.js';
@@ -45,7 +47,9 @@ describe('DATABASE_URL', () => {
     const env = {
       DATABASE_URL: database.url,
       PORT: String(await freePort()),
-      DATA_DIR: '/nonexistent-unused',
+      DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'bs-external-')),
+      ...(await simulatorPorts()),
+      GATEWAY_PORT: '0',
     };
     const first = spawnService(env);
     await waitUntilHealthy(first);

@@ -87,3 +87,14 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** The built-in simulator and gateway on free ports: never colliding with `pnpm start` or a real rig. */
+export async function simulatorPorts(): Promise<Record<string, string>> {
+  return {
+    GATEWAY_PORT: String(await freePort()),
+    SIM_KEYSTONE_PORT: String(await freePort()),
+    SIM_CINDER_PORT: String(await freePort()),
+    SIM_NOVA_PORT: String(await freePort()),
+    SIM_GLANCE_PORT: String(await freePort()),
+  };
+}

@@ -1,7 +1,8 @@
+import { writeSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Simulator, startSimulator } from '@backup-service/openstack-sim';
-import { v1Plugin } from '@backup-service/rest-compat';
+import { buildGatewayApp, v1Plugin } from '@backup-service/rest-compat';
 import {
   buildHttpApp,
   type Config,
@@ -12,9 +13,12 @@ import {
   createMetrics,
   type Database,
   type FastifyInstance,
+  graphqlPlugin,
   type Logger,
   type OpenStackSettings,
   openDatabase,
+  repositorySettingsFromConfig,
+  trpcPlugin,
 } from '@backup-service/server';
 
 export interface RunningService {
@@ -27,6 +31,8 @@ export interface RunningService {
   readonly simulator: Simulator | undefined;
   /** Base URL of the API, e.g. http://127.0.0.1:8110 */
   readonly url: string;
+  /** Base URL of the reference gateway started beside it (GATEWAY_PORT ≠ 0), e.g. http://127.0.0.1:8080 */
+  readonly gatewayUrl: string | undefined;
   /** Graceful stop: no new requests, in-flight ones finish, jobs handed back, database closed. */
   close(): Promise<void>;
 }
@@ -120,17 +126,28 @@ export async function startService(config: Config, options: StartOptions = {}): 
       storage:
         config.STORAGE_DRIVER === 'file'
           ? { driver: 'file', dir: path.resolve(fileDriverDir ?? '') }
-          : { driver: 'rbd' },
-      repository: { defaultUrl: repositoryUrl, containers: config.REPOSITORY_CONTAINERS },
+          : {
+              driver: 'rbd',
+              pool: config.RBD_POOL,
+              cephConf: config.CEPH_CONF,
+              client: config.CEPH_CLIENT,
+              keyring: config.CEPH_KEYRING,
+            },
+      repository: {
+        defaultUrl: repositoryUrl,
+        containers: config.REPOSITORY_CONTAINERS,
+        settings: repositorySettingsFromConfig(config),
+      },
       dataPlaneThreads: config.DATAPLANE_THREADS,
       jobs: {
         concurrency: config.JOB_CONCURRENCY,
         leaseMs: config.JOB_LEASE_MS,
         pollMs: config.JOB_POLL_MS,
-        observe: config.TEST_CRASH_AT ? crashAt(config.TEST_CRASH_AT, logger) : undefined,
+        observe: config.TEST_CRASH_AT ? crashAt(config.TEST_CRASH_AT) : undefined,
         ...options.jobHooks,
       },
       pollMs: options.openStackPollMs,
+      stagingDir: path.resolve(config.STAGING_DIR ?? path.join(dataDir, 'staging')),
     });
     cleanups.unshift(() => core.stop(config.SHUTDOWN_TIMEOUT_MS));
 
@@ -142,7 +159,17 @@ export async function startService(config: Config, options: StartOptions = {}): 
         { name: 'database', check: () => database.ping() },
         { name: 'keystone', check: () => core.cloud.session.token().then(() => undefined) },
       ],
-      mounts: { '/v1': v1Plugin({ core, passthroughTimeoutMs: config.OPENSTACK_TIMEOUT_MS }) },
+      mounts: {
+        '/v1': v1Plugin({ core, passthroughTimeoutMs: config.OPENSTACK_TIMEOUT_MS }),
+        '/trpc': trpcPlugin({ core }),
+        '/graphql': graphqlPlugin({
+          core,
+          prisma: database.prisma,
+          logger,
+          // Subscriptions read job rows as often as an idle worker looks for new ones.
+          subscriptionPollMs: config.JOB_POLL_MS,
+        }),
+      },
     });
     try {
       await app.listen({ port: config.PORT, host: config.HOST });
@@ -161,6 +188,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
     logger.info({ url }, 'backup service is listening');
+    const gatewayUrl = await startGateway(config, openstack, url, logger, cleanups);
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -170,6 +198,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       http: app,
       simulator,
       url,
+      gatewayUrl,
       close() {
         closing ??= stopAll();
         return closing;
@@ -181,15 +210,57 @@ export async function startService(config: Config, options: StartOptions = {}): 
   }
 }
 
+/** The reference gateway (SPEC §5.7) in this process, in front of this service; GATEWAY_PORT=0: none. */
+async function startGateway(
+  config: Config,
+  openstack: OpenStackSettings,
+  serviceUrl: string,
+  logger: Logger,
+  cleanups: Array<() => Promise<void>>,
+): Promise<string | undefined> {
+  if (config.GATEWAY_PORT === 0) return undefined;
+  const gateway = await buildGatewayApp({
+    logger: logger.child({ component: 'gateway' }),
+    backupUrl: config.GATEWAY_BACKUP_URL ?? serviceUrl,
+    authUrl: openstack.authUrl,
+    interface: openstack.interface,
+    region: openstack.region,
+    cinderUrl: openstack.cinderUrl,
+    timeoutMs: config.OPENSTACK_TIMEOUT_MS,
+    tokenCacheSeconds: config.TOKEN_CACHE_SECONDS,
+  });
+  cleanups.unshift(() => gateway.close());
+  try {
+    await gateway.listen({ port: config.GATEWAY_PORT, host: config.HOST });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new Error(`GATEWAY_PORT: cannot listen on ${config.HOST}:${config.GATEWAY_PORT} (${code})`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const address = gateway.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.GATEWAY_PORT;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  logger.info(
+    { gateway: `${url}/v1`, backup: config.GATEWAY_BACKUP_URL ?? serviceUrl },
+    'reference gateway is listening',
+  );
+  return url;
+}
+
 /** TEST_CRASH_AT=<kind>:<step>[@<fraction>]: die as a power cut would, at that point of a job. */
-function crashAt(spec: string, logger: Logger): NonNullable<CoreOptions['jobs']['observe']> {
+function crashAt(spec: string): NonNullable<CoreOptions['jobs']['observe']> {
   const [kind, rest = ''] = spec.split(':');
   const [step, fraction] = rest.split('@');
   const threshold = fraction === undefined ? undefined : Number(fraction);
   return (point) => {
     if (point.job.kind !== kind || point.step !== step) return;
     if (threshold === undefined ? point.fraction !== undefined : (point.fraction ?? -1) < threshold) return;
-    logger.warn({ job_id: point.job.id, spec }, 'TEST_CRASH_AT reached: killing this process');
+    // Synchronously, or the line dies with the process in pino's buffer.
+    writeSync(2, `TEST_CRASH_AT reached (${spec}, job ${point.job.id}): killing this process\n`);
     process.kill(process.pid, 'SIGKILL');
   };
 }

@@ -13,6 +13,7 @@ import {
   LeaseLostError,
   RetryLaterError,
   ShutdownError,
+  WaitingError,
 } from './errors.js';
 
 export type JobState = Record<string, unknown>;
@@ -60,6 +61,14 @@ export interface EnqueueRequest {
   instanceSnapshotId?: string;
   instanceBackupId?: string;
   maxAttempts?: number;
+  /** The step to start at (default `start`), e.g. a child job handed a snapshot its parent made. */
+  step?: string;
+  /**
+   * Not before this time. A request that must finish something before the job may run (e.g. lock
+   * instances) enqueues it held, then releases it (`runAfter = now`); if the request dies, the job
+   * still runs when the hold ends and finds (or compensates) what the request left.
+   */
+  runAfter?: Date;
 }
 
 export interface JobEngineOptions {
@@ -77,7 +86,7 @@ export interface JobEngineOptions {
    * Test hook: called when a step starts (no fraction) and as its data progresses (fraction done),
    * e.g. to kill the process at a chosen point (TEST_CRASH_AT).
    */
-  observe?: (point: { job: Job; step: string; fraction?: number }) => void;
+  observe?: (point: { job: Job; step: string; fraction?: number }) => void | Promise<void>;
 }
 
 // Every claim takes this transaction-level lock, so two workers never both decide that conflicting
@@ -122,6 +131,8 @@ export class JobEngine {
         instanceSnapshotId: request.instanceSnapshotId,
         instanceBackupId: request.instanceBackupId,
         maxAttempts: request.maxAttempts ?? 5,
+        ...(request.step ? { step: request.step } : {}),
+        ...(request.runAfter ? { runAfter: request.runAfter } : {}),
       },
     });
   }
@@ -211,7 +222,13 @@ export class JobEngine {
 
   private execute(job: Job) {
     const controller = new AbortController();
-    const done = this.runJob(job, controller).finally(() => this.running.delete(job.id));
+    const done = this.runJob(job, controller)
+      // Recording the outcome failed (the database went away, e.g. at shutdown): the job keeps its
+      // lease until it expires, and another worker then takes it up again. Nothing is lost.
+      .catch((error) =>
+        this.options.logger.warn({ err: error, job_id: job.id }, 'could not record the outcome of a job'),
+      )
+      .finally(() => this.running.delete(job.id));
     this.running.set(job.id, { controller, done });
   }
 
@@ -239,7 +256,8 @@ export class JobEngine {
         );
         return;
       }
-      await this.event(job, job.step, job.attempts > 1 ? 'resumed' : 'started');
+      // A job handed back at shutdown does not count the attempt, but it does resume where it was.
+      await this.event(job, job.step, job.attempts > 1 || job.step !== 'start' ? 'resumed' : 'started');
       this.options.observe?.({ job, step: job.step });
       await handler.run(ctx);
       await this.finish(job.id, 'succeeded', null);
@@ -265,6 +283,19 @@ export class JobEngine {
     }
     if (reason instanceof LeaseLostError) {
       log.warn('lost the lease; another worker continues this job');
+      return;
+    }
+    if (error instanceof WaitingError) {
+      await this.options.prisma.job.updateMany({
+        where: { id: job.id, leaseOwner: this.workerId },
+        data: {
+          status: 'queued',
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          runAfter: new Date(Date.now() + error.delayMs),
+          attempts: { decrement: 1 },
+        },
+      });
       return;
     }
     const retryable =
@@ -346,7 +377,8 @@ export class JobEngine {
         if (count === 0) throw new LeaseLostError(job.id);
         step = next;
         await engine.event(job, next, 'step');
-        engine.options.observe?.({ job, step: next });
+        // A test may hold the job here (it stays running, its lease renewed) until it lets it go.
+        await engine.options.observe?.({ job, step: next });
       },
       async progress(done: number, total: number) {
         engine.options.observe?.({ job, step, fraction: total > 0 ? done / total : 1 });

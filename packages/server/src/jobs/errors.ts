@@ -11,6 +11,20 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * The step waits for other jobs (e.g. an instance backup for its volume backups): run it again after
+ * `delayMs`. Not a failed attempt, and the job gives its worker slot back while it waits.
+ */
+export class WaitingError extends Error {
+  override readonly name = 'WaitingError';
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The job cannot succeed; retrying will not help. The message is the backup's fail_reason. */
 export class JobFailedError extends Error {
   override readonly name = 'JobFailedError';

@@ -13,4 +13,5 @@ export {
   LeaseLostError,
   RetryLaterError,
   ShutdownError,
+  WaitingError,
 } from './errors.js';
