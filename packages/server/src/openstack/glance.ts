@@ -36,6 +36,17 @@ export class GlanceClient {
     return imageSchema.parse(response.body);
   }
 
+  /** Images visible to the auth's project with exactly this name (no paging: names here are unique). */
+  async listImages(auth: ApiAuth, filters: { name: string }): Promise<Image[]> {
+    const query = new URLSearchParams({ name: filters.name, limit: '100' });
+    const response = await this.http.send({
+      method: 'GET',
+      url: `${auth.endpoint}/v2/images?${query}`,
+      headers: { 'x-auth-token': auth.token },
+    });
+    return z.object({ images: z.array(imageSchema) }).parse(response.body).images;
+  }
+
   async deleteImage(auth: ApiAuth, id: string): Promise<void> {
     await this.http.send({
       method: 'DELETE',

@@ -13,7 +13,11 @@ export const serverSchema = z.looseObject({
   locked_reason: z.string().nullable().optional(),
   /** `""` for a server booted from a volume, else the image reference. */
   image: z.union([z.literal(''), z.looseObject({ id: z.string() })]),
+  /** From 2.47 the flavor itself (vcpus, ram, disk, original_name, …), before it `{id, links}`. */
   flavor: z.looseObject({}),
+  description: z.string().nullable().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  'OS-EXT-AZ:availability_zone': z.string().nullable().optional(),
   'OS-EXT-STS:task_state': z.string().nullable().optional(),
   'OS-EXT-STS:vm_state': z.string().optional(),
   'OS-EXT-SRV-ATTR:root_device_name': z.string().nullable().optional(),

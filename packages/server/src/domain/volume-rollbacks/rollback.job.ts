@@ -2,6 +2,7 @@ import type { StorageDriver } from '../../dataplane/index.js';
 import { defineJob } from '../../jobs/engine.js';
 import { JobFailedError } from '../../jobs/errors.js';
 import type { OpenStackCloud } from '../../openstack/cloud.js';
+import { lockInstances, runningInstances, unlockInstances } from './instance-locks.js';
 
 type RollbackState = {
   volumeId: string;
@@ -14,23 +15,14 @@ type RollbackState = {
   dataTouched: boolean;
 };
 
-const LOCK_REASON = 'backup service: rolling back a volume of this instance';
-
 /**
  * Steps: lock (Nova lock on every attached instance, so nobody starts it) → mark (volume
- * `reverting`) → rollback (the storage driver replaces the data) → release (former status back,
+ * `maintenance`: Cinder's own `reverting` cannot be set through os-reset_status) → rollback (the storage driver replaces the data) → release (former status back,
  * instances unlocked).
  */
 export function rollbackJob(deps: { cloud: OpenStackCloud; storage: StorageDriver }) {
   const { cloud } = deps;
-  const unlock = async (state: Partial<RollbackState>) => {
-    await cloud.asService(async ({ nova }) => {
-      for (const id of state.lockedByUs ?? []) {
-        const server = await cloud.nova.getServer(nova, id);
-        if (server?.locked) await cloud.nova.unlock(nova, id);
-      }
-    });
-  };
+  const unlock = (state: Partial<RollbackState>) => unlockInstances(cloud, state.lockedByUs ?? []);
 
   return defineJob<RollbackState>({
     kind: 'volume_rollback',
@@ -39,33 +31,23 @@ export function rollbackJob(deps: { cloud: OpenStackCloud; storage: StorageDrive
       const state = () => ctx.state as RollbackState;
 
       if (ctx.step === 'start') {
-        const lockedByUs: string[] = [...(state().lockedByUs ?? [])];
-        await cloud.asService(async ({ nova }) => {
-          for (const id of state().serverIds) {
-            const server = await cloud.nova.getServer(nova, id);
-            if (!server) continue;
-            if (!server.locked) {
-              await cloud.nova.lock(nova, id, LOCK_REASON);
-              lockedByUs.push(id);
-            } else if (server.locked_reason === LOCK_REASON && !lockedByUs.includes(id)) {
-              lockedByUs.push(id); // ours, from before a crash
-            }
-            // Locked now: check it was not started between the request and the lock.
-            const after = await cloud.nova.getServer(nova, id);
-            if (after && after.status !== 'SHUTOFF') {
-              await ctx.advance('start', { lockedByUs });
-              throw new JobFailedError(
-                `instance ${id} was started (${after.status}) before the rollback could begin; stop it and try again`,
-              );
-            }
-          }
-        });
+        // Usually locked already by the request (held job); else (request died) locked here.
+        const locked = await lockInstances(cloud, state().serverIds);
+        const lockedByUs = [...new Set([...(state().lockedByUs ?? []), ...locked])];
+        await ctx.advance('start', { lockedByUs });
+        // Locked now: check none was started between the request and the lock.
+        const running = await runningInstances(cloud, state().serverIds);
+        if (running.length > 0) {
+          throw new JobFailedError(
+            `instance ${running.join(', ')} was started before the rollback could begin; stop it and try again`,
+          );
+        }
         await ctx.advance('mark', { lockedByUs });
       }
 
       if (ctx.step === 'mark') {
         await cloud.asService(({ cinder }) =>
-          cloud.cinder.resetVolumeStatus(cinder, state().volumeId, 'reverting'),
+          cloud.cinder.resetVolumeStatus(cinder, state().volumeId, 'maintenance'),
         );
         await ctx.advance('rollback', { dataTouched: true });
       }
