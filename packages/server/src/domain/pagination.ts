@@ -49,10 +49,14 @@ export function keyset<K extends string>(
     { [column.name]: column.nullable ? { sort: sort.dir, nulls } : sort.dir },
     { id: sort.dir },
   ];
-  return { orderBy, where: markerRow ? after(sort.dir, column.name, markerRow) : {} };
+  return { orderBy, where: markerRow ? after(sort.dir, column, markerRow) : {} };
 }
 
-function after(dir: SortDirection, column: string, markerRow: Record<string, unknown> & { id: string }) {
+function after(
+  dir: SortDirection,
+  { name: column, nullable }: { name: string; nullable: boolean },
+  markerRow: Record<string, unknown> & { id: string },
+) {
   const op = dir === 'asc' ? 'gt' : 'lt';
   const value = markerRow[column];
   if (column === 'id') return { id: { [op]: markerRow.id } };
@@ -62,6 +66,7 @@ function after(dir: SortDirection, column: string, markerRow: Record<string, unk
       : { [column]: null, id: { lt: markerRow.id } };
   }
   const later: unknown[] = [{ [column]: { [op]: value } }, { [column]: value, id: { [op]: markerRow.id } }];
-  if (dir === 'desc') later.push({ [column]: null });
+  // NULLs come last descending; a column that cannot be NULL must not be asked for them (Prisma refuses).
+  if (dir === 'desc' && nullable) later.push({ [column]: null });
   return { OR: later };
 }
