@@ -1,0 +1,107 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Minimal calls to the simulated Keystone/Cinder and to the service's /v1, as the benchmark's client. */
+export class BenchClient {
+  token = '';
+  projectId = '';
+
+  constructor(
+    readonly serviceUrl: string,
+    readonly keystoneUrl: string,
+    readonly cinderUrl: string,
+  ) {}
+
+  async login(user = 'demo') {
+    const response = await fetch(`${this.keystoneUrl}/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: user, domain: { id: 'default' }, password: user } },
+          },
+          scope: { project: { name: user, domain: { id: 'default' } } },
+        },
+      }),
+    });
+    if (response.status !== 201) throw new Error(`login: ${response.status}`);
+    this.token = response.headers.get('x-subject-token') ?? '';
+    this.projectId = ((await response.json()) as { token: { project: { id: string } } }).token.project.id;
+  }
+
+  async json(url: string, method = 'GET', body?: unknown): Promise<any> {
+    const response = await fetch(url, {
+      method,
+      headers: { 'x-auth-token': this.token, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (response.status >= 400) throw new Error(`${method} ${url}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  cinder(path: string) {
+    return `${this.cinderUrl}/v3/${this.projectId}${path}`;
+  }
+
+  async createVolume(sizeGb: number): Promise<string> {
+    const { volume } = await this.json(this.cinder('/volumes'), 'POST', {
+      volume: { size: sizeGb, name: 'bench' },
+    });
+    await this.waitVolume(volume.id, 'available');
+    return volume.id;
+  }
+
+  async waitVolume(id: string, status: string) {
+    for (;;) {
+      const { volume } = await this.json(this.cinder(`/volumes/${id}`));
+      if (volume.status === status) return volume;
+      if (volume.status.startsWith('error')) throw new Error(`volume ${id}: ${volume.status}`);
+      await sleep(20);
+    }
+  }
+
+  async write(volumeId: string, offset: number, data: Buffer) {
+    const response = await fetch(`${this.cinderUrl}/_sim/volumes/${volumeId}/data?offset=${offset}`, {
+      method: 'PUT',
+      body: data,
+    });
+    if (response.status >= 300) throw new Error(`write: ${response.status}`);
+  }
+
+  async sha256(volumeId: string): Promise<string> {
+    return (await this.json(`${this.cinderUrl}/_sim/volumes/${volumeId}/sha256`)).sha256;
+  }
+
+  async backup(
+    volumeId: string,
+  ): Promise<{ id: string; seconds: number; storedBytes: number; incremental: boolean }> {
+    const started = performance.now();
+    const { backup } = await this.json(`${this.serviceUrl}/v1/volume/backup`, 'POST', {
+      backup: { volume_id: volumeId },
+    });
+    for (;;) {
+      const { backup: shown } = await this.json(`${this.serviceUrl}/v1/volume/backup/${backup.id}`);
+      if (shown.status === 'available') {
+        return {
+          id: backup.id,
+          seconds: (performance.now() - started) / 1000,
+          storedBytes: shown.stored_bytes,
+          incremental: shown.is_incremental,
+        };
+      }
+      if (shown.status === 'error') throw new Error(`backup failed: ${shown.fail_reason}`);
+      await sleep(20);
+    }
+  }
+
+  async restore(backupId: string): Promise<{ volumeId: string; seconds: number }> {
+    const started = performance.now();
+    const { volume } = await this.json(`${this.serviceUrl}/v1/volume`, 'POST', {
+      volume: { backup_id: backupId },
+    });
+    await this.waitVolume(volume.id, 'available');
+    return { volumeId: volume.id, seconds: (performance.now() - started) / 1000 };
+  }
+}

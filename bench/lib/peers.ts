@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export async function duBytes(dir: string): Promise<number> {
+  const { stdout } = await run('du', ['-sb', dir]);
+  return Number(stdout.split('\t')[0]);
+}
+
+async function timed(command: string, args: string[], env: Record<string, string> = {}) {
+  const started = performance.now();
+  await run(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+  return (performance.now() - started) / 1000;
+}
+
+/** A peer backing up the same file: init once, then back up (full, then incremental) and restore. */
+export interface Peer {
+  name: string;
+  init(): Promise<void>;
+  backup(file: string): Promise<{ seconds: number; storedBytes: number }>;
+  restore?(target: string): Promise<number>;
+}
+
+export function restic(dir: string): Peer {
+  const repo = path.join(dir, 'restic-repo');
+  const env = {
+    RESTIC_PASSWORD: 'bench',
+    RESTIC_REPOSITORY: repo,
+    RESTIC_CACHE_DIR: path.join(dir, 'restic-cache'),
+  };
+  return {
+    name: 'restic',
+    async init() {
+      await rm(repo, { recursive: true, force: true });
+      await timed('restic', ['init', '--repository-version', '2'], env);
+    },
+    async backup(file) {
+      const before = await duBytes(repo);
+      const seconds = await timed('restic', ['backup', '--quiet', '--compression', 'auto', file], env);
+      return { seconds, storedBytes: (await duBytes(repo)) - before };
+    },
+    async restore(target) {
+      await rm(target, { recursive: true, force: true });
+      await mkdir(target, { recursive: true });
+      return timed('restic', ['restore', 'latest', '--target', target], env);
+    },
+  };
+}
+
+export function borg(dir: string): Peer {
+  const repo = path.join(dir, 'borg-repo');
+  const env = {
+    BORG_PASSPHRASE: '',
+    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes',
+    BORG_BASE_DIR: path.join(dir, 'borg-base'),
+  };
+  let n = 0;
+  return {
+    name: 'borg',
+    async init() {
+      await rm(repo, { recursive: true, force: true });
+      await timed('borg', ['init', '--encryption=none', repo], env);
+    },
+    async backup(file) {
+      const before = await duBytes(repo);
+      const seconds = await timed('borg', ['create', '-C', 'lz4', `${repo}::b${n++}`, file], env);
+      return { seconds, storedBytes: (await duBytes(repo)) - before };
+    },
+  };
+}

@@ -1,0 +1,357 @@
+/**
+ * `pnpm bench [--json] [--runs 3] [--modes embedded,postgres] [--no-peers] [--no-api] [--api-seconds 10]`
+ *
+ * The benchmark of issue 8, through the real service (API → jobs → file driver → filesystem
+ * repository), side by side with restic and borg on the same bytes in the same run:
+ *
+ * - data plane: a 1 GiB volume (256 MiB random, 256 MiB repetitive text, 512 MiB never written) written
+ *   through the simulator's data API; full backup, the 1% change (40 random 256 KiB writes),
+ *   incremental backup, restore into a new volume — each timed from the API request until the
+ *   resource is available; stored bytes; peak RSS of the service process. restic (repository v2,
+ *   compression auto) and borg (`borg create -C lz4`) back up the same volume file before and after
+ *   the same change; `restic restore` restores it.
+ * - API: `GET /v1/volume/backup?limit=100` with 10,000 backups in PostgreSQL under wrk, and the Cinder
+ *   passthrough `GET /v1/volume/<id>` against the same call straight to the simulated Cinder.
+ *
+ * Every figure is the median of `--runs`; ratios compare medians of the same run.
+ */
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startEphemeralPostgres } from '../packages/server/src/db/embedded-postgres.js';
+import { seedBackups, type WrkResult, wrk } from './lib/api.js';
+import { writeChangeSet, writeDataset } from './lib/dataset.js';
+import { BenchClient } from './lib/openstack.js';
+import { borg, type Peer, restic } from './lib/peers.js';
+import { repoRoot, startBenchService } from './lib/service.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'embedded,postgres' },
+    'no-peers': { type: 'boolean', default: false },
+    'no-api': { type: 'boolean', default: false },
+    'api-seconds': { type: 'string', default: '10' },
+    'size-mib': { type: 'string', default: '1024' },
+  },
+});
+
+const MiB = 1024 * 1024;
+const sizeBytes = Number(args['size-mib']) * MiB;
+const runs = Math.max(1, Number(args.runs));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface DataRun {
+  fullSeconds: number;
+  fullSnapshotSeconds: number;
+  fullStoredBytes: number;
+  incrementalSeconds: number;
+  incrementalStoredBytes: number;
+  restoreSeconds: number;
+  byteIdentical: boolean;
+}
+
+interface PeerRun {
+  fullSeconds: number;
+  fullStoredBytes: number;
+  incrementalSeconds: number;
+  incrementalStoredBytes: number;
+  restoreSeconds?: number;
+}
+
+interface ModeResult {
+  mode: string;
+  runs: DataRun[];
+  peakRssMiB: number;
+  peers: Record<string, PeerRun[]>;
+  api?: { list: WrkResult; passthrough: WrkResult; direct: WrkResult };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Promise<ModeResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `bench-${mode}-`));
+  await chmod(dir, 0o755); // the embedded PostgreSQL runs as `postgres` and must reach DATA_DIR
+  const dataDir = path.join(dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  let externalPg: Awaited<ReturnType<typeof startEphemeralPostgres>> | undefined;
+  const env: Record<string, string> = {};
+  if (mode === 'postgres') {
+    // A PostgreSQL the service did not start, with production settings (fsync on).
+    externalPg = await startEphemeralPostgres({});
+    env.DATABASE_URL = externalPg.url;
+  }
+  const service = await startBenchService(dataDir, env);
+  const client = new BenchClient(
+    service.url,
+    `http://127.0.0.1:${service.simPorts.keystone}`,
+    `http://127.0.0.1:${service.simPorts.cinder}`,
+  );
+  await client.login('demo');
+  const result: ModeResult = { mode, runs: [], peakRssMiB: 0, peers: {} };
+  const peers: Peer[] = withPeers ? [restic(dir), borg(dir)] : [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      log(`[${mode}] run ${run}/${runs}: writing the dataset`);
+      const volumeId = await client.createVolume(Math.ceil(sizeBytes / (1024 * MiB)));
+      await writeDataset(client, volumeId, sizeBytes, run);
+      const volumeFile = path.join(dataDir, 'sim', 'volumes', `volume-${volumeId}`);
+
+      const full = await client.backup(volumeId);
+      const snapshotSeconds = await snapshotPhaseSeconds(
+        service.url,
+        mode,
+        externalPg?.url,
+        dataDir,
+        full.id,
+      );
+      log(
+        `[${mode}] full backup ${full.seconds.toFixed(2)} s (of which Cinder's snapshot ${snapshotSeconds.toFixed(2)} s), stored ${full.storedBytes}`,
+      );
+      const peerRuns: Array<Partial<PeerRun>> = [];
+      for (const peer of peers) {
+        await peer.init();
+        const first = await peer.backup(volumeFile);
+        peerRuns.push({ fullSeconds: first.seconds, fullStoredBytes: first.storedBytes });
+        log(`[${mode}] ${peer.name} full ${first.seconds.toFixed(2)} s, stored ${first.storedBytes}`);
+      }
+
+      await writeChangeSet(client, volumeId, sizeBytes, 100 + run);
+      const incremental = await client.backup(volumeId);
+      log(`[${mode}] incremental ${incremental.seconds.toFixed(2)} s, stored ${incremental.storedBytes}`);
+      for (const [i, peer] of peers.entries()) {
+        const second = await peer.backup(volumeFile);
+        Object.assign(peerRuns[i] as PeerRun, {
+          incrementalSeconds: second.seconds,
+          incrementalStoredBytes: second.storedBytes,
+        });
+        log(
+          `[${mode}] ${peer.name} incremental ${second.seconds.toFixed(2)} s, stored ${second.storedBytes}`,
+        );
+      }
+
+      const wanted = await client.sha256(volumeId);
+      const restored = await client.restore(incremental.id);
+      const byteIdentical = (await client.sha256(restored.volumeId)) === wanted;
+      log(`[${mode}] restore ${restored.seconds.toFixed(2)} s, byte-identical: ${byteIdentical}`);
+      for (const [i, peer] of peers.entries()) {
+        if (!peer.restore) continue;
+        const seconds = await peer.restore(path.join(dir, `${peer.name}-restore`));
+        (peerRuns[i] as PeerRun).restoreSeconds = seconds;
+        log(`[${mode}] ${peer.name} restore ${seconds.toFixed(2)} s`);
+      }
+      for (const [i, peer] of peers.entries()) {
+        result.peers[peer.name] = [...(result.peers[peer.name] ?? []), peerRuns[i] as PeerRun];
+      }
+      result.runs.push({
+        fullSeconds: full.seconds,
+        fullSnapshotSeconds: snapshotSeconds,
+        fullStoredBytes: full.storedBytes,
+        incrementalSeconds: incremental.seconds,
+        incrementalStoredBytes: incremental.storedBytes,
+        restoreSeconds: restored.seconds,
+        byteIdentical,
+      });
+      // Free the disk for the next run (the simulator keeps volumes as files).
+      await client.json(client.cinder(`/volumes/${restored.volumeId}`), 'DELETE').catch(() => {});
+    }
+    result.peakRssMiB = service.peakRssMiB();
+
+    if (!args['no-api']) {
+      const databaseUrl = externalPg?.url ?? (await embeddedDatabaseUrl(dataDir));
+      log(`[${mode}] API: seeding 10,000 backups`);
+      await seedBackups(databaseUrl, client.projectId, 10_000);
+      const seconds = Number(args['api-seconds']);
+      const list = await wrk(`${service.url}/v1/volume/backup?limit=100`, client.token, seconds);
+      log(
+        `[${mode}] GET /v1/volume/backup?limit=100: ${list.requestsPerSecond} req/s, p50 ${list.p50Ms} ms, p99 ${list.p99Ms} ms`,
+      );
+      const volumeId = await client.createVolume(1);
+      const direct = await wrk(client.cinder(`/volumes/${volumeId}`), client.token, seconds);
+      const passthrough = await wrk(`${service.url}/v1/volume/${volumeId}`, client.token, seconds);
+      log(`[${mode}] passthrough p50 ${passthrough.p50Ms} ms vs direct ${direct.p50Ms} ms`);
+      result.api = { list, passthrough, direct };
+    }
+    result.peakRssMiB = Math.max(result.peakRssMiB, service.peakRssMiB());
+  } finally {
+    await service.stop();
+    await externalPg?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+/** How long Cinder took to make the point-in-time snapshot (the simulator copies the data). */
+async function snapshotPhaseSeconds(
+  _url: string,
+  mode: string,
+  externalUrl: string | undefined,
+  dataDir: string,
+  backupId: string,
+) {
+  const url = mode === 'postgres' ? (externalUrl as string) : await embeddedDatabaseUrl(dataDir);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ step: string; at: Date }>(
+      `SELECT e.step, e."createdAt" AS at FROM "JobEvent" e JOIN "Job" j ON j.id = e."jobId"
+       WHERE j."volumeBackupId" = $1 AND j.kind = 'volume_backup_create' ORDER BY e.id`,
+      [backupId],
+    );
+    const start = rows[0]?.at.getTime();
+    const read = rows.find((r) => r.step === 'read')?.at.getTime();
+    return start !== undefined && read !== undefined ? (read - start) / 1000 : 0;
+  } finally {
+    await client.end();
+  }
+}
+
+async function embeddedDatabaseUrl(dataDir: string) {
+  const [, , , port] = (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n');
+  const password = (await readFile(path.join(dataDir, 'pg.password'), 'utf8')).trim();
+  return `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/backup_service`;
+}
+
+function summarise(results: ModeResult[]) {
+  const rows: Array<[string, string, string]> = [];
+  const summary: Record<string, unknown> = { sizeBytes, runs, modes: {} as Record<string, unknown> };
+  for (const result of results) {
+    const m = (pick: (r: DataRun) => number) => median(result.runs.map(pick));
+    const p = (name: string, pick: (r: PeerRun) => number | undefined) => {
+      const values = (result.peers[name] ?? []).map(pick).filter((v): v is number => v !== undefined);
+      return values.length ? median(values) : undefined;
+    };
+    const ours = {
+      fullSeconds: m((r) => r.fullSeconds),
+      fullSnapshotSeconds: m((r) => r.fullSnapshotSeconds),
+      fullStoredBytes: m((r) => r.fullStoredBytes),
+      incrementalSeconds: m((r) => r.incrementalSeconds),
+      incrementalStoredBytes: m((r) => r.incrementalStoredBytes),
+      restoreSeconds: m((r) => r.restoreSeconds),
+      byteIdentical: result.runs.every((r) => r.byteIdentical),
+      peakRssMiB: Math.round(result.peakRssMiB),
+    };
+    const peers = {
+      restic: {
+        fullSeconds: p('restic', (r) => r.fullSeconds),
+        incrementalSeconds: p('restic', (r) => r.incrementalSeconds),
+        incrementalStoredBytes: p('restic', (r) => r.incrementalStoredBytes),
+        restoreSeconds: p('restic', (r) => r.restoreSeconds),
+      },
+      borg: {
+        fullSeconds: p('borg', (r) => r.fullSeconds),
+        incrementalSeconds: p('borg', (r) => r.incrementalSeconds),
+      },
+    };
+    const ratio = (a: number, b: number | undefined) => (b ? Number((a / b).toFixed(3)) : undefined);
+    const ratios = {
+      fullVsBorg: ratio(ours.fullSeconds, peers.borg.fullSeconds),
+      fullVsRestic: ratio(ours.fullSeconds, peers.restic.fullSeconds),
+      fullWithoutCinderSnapshotVsBorg: ratio(
+        ours.fullSeconds - ours.fullSnapshotSeconds,
+        peers.borg.fullSeconds,
+      ),
+      fullWithoutCinderSnapshotVsRestic: ratio(
+        ours.fullSeconds - ours.fullSnapshotSeconds,
+        peers.restic.fullSeconds,
+      ),
+      incrementalVsRestic: ratio(ours.incrementalSeconds, peers.restic.incrementalSeconds),
+      incrementalStoredVsRestic: ratio(ours.incrementalStoredBytes, peers.restic.incrementalStoredBytes),
+      restoreVsRestic: ratio(ours.restoreSeconds, peers.restic.restoreSeconds),
+    };
+    const api = result.api && {
+      listRequestsPerSecond: result.api.list.requestsPerSecond,
+      listP50Ms: result.api.list.p50Ms,
+      listP99Ms: result.api.list.p99Ms,
+      passthroughP50Ms: result.api.passthrough.p50Ms,
+      directP50Ms: result.api.direct.p50Ms,
+      passthroughAddedP50Ms: Number((result.api.passthrough.p50Ms - result.api.direct.p50Ms).toFixed(3)),
+      passthroughP99Ms: result.api.passthrough.p99Ms,
+      directP99Ms: result.api.direct.p99Ms,
+    };
+    (summary.modes as Record<string, unknown>)[result.mode] = { ours, peers, ratios, api, raw: result };
+    const f = (n: number | undefined, unit = 's') =>
+      n === undefined ? '—' : `${n.toFixed(unit === 's' ? 2 : 0)} ${unit}`;
+    const mib = (n: number | undefined) => (n === undefined ? '—' : `${(n / MiB).toFixed(1)} MiB`);
+    const r = (n: number | undefined, target: string) =>
+      n === undefined ? '—' : `${n.toFixed(3)} (target ${target})`;
+    rows.push(
+      [
+        `[${result.mode}] full backup`,
+        `${f(ours.fullSeconds)} (Cinder snapshot ${f(ours.fullSnapshotSeconds)})`,
+        `borg ${f(peers.borg.fullSeconds)}, restic ${f(peers.restic.fullSeconds)}`,
+      ],
+      [
+        '  ratio full / borg',
+        r(ratios.fullVsBorg, '≤ 0.5'),
+        `without the snapshot: ${r(ratios.fullWithoutCinderSnapshotVsBorg, '≤ 0.5')}`,
+      ],
+      [
+        '  ratio full / restic',
+        r(ratios.fullVsRestic, '≤ 0.25'),
+        `without the snapshot: ${r(ratios.fullWithoutCinderSnapshotVsRestic, '≤ 0.25')}`,
+      ],
+      ['  stored, full', mib(ours.fullStoredBytes), ''],
+      [
+        `[${result.mode}] incremental (1%)`,
+        f(ours.incrementalSeconds),
+        `restic ${f(peers.restic.incrementalSeconds)}, borg ${f(peers.borg.incrementalSeconds)}`,
+      ],
+      ['  ratio incremental / restic', r(ratios.incrementalVsRestic, '≤ 0.1'), ''],
+      [
+        '  stored, incremental',
+        mib(ours.incrementalStoredBytes),
+        `restic added ${mib(peers.restic.incrementalStoredBytes)}; ratio ${r(ratios.incrementalStoredVsRestic, '≤ 1')}`,
+      ],
+      [
+        `[${result.mode}] restore`,
+        f(ours.restoreSeconds),
+        `restic ${f(peers.restic.restoreSeconds)}; ratio ${r(ratios.restoreVsRestic, '≤ 0.5')}`,
+      ],
+      ['  byte-identical', String(ours.byteIdentical), ''],
+      [`[${result.mode}] service peak RSS`, `${ours.peakRssMiB} MiB`, 'target < 512 MiB'],
+    );
+    if (api) {
+      rows.push(
+        [
+          `[${result.mode}] GET /v1/volume/backup?limit=100`,
+          `${api.listRequestsPerSecond.toFixed(0)} req/s`,
+          `p50 ${api.listP50Ms} ms, p99 ${api.listP99Ms} ms (target ≥ 1000 req/s; 10,000 backups)`,
+        ],
+        [
+          `[${result.mode}] passthrough GET /v1/volume/<id>`,
+          `p50 ${api.passthroughP50Ms} ms`,
+          `direct p50 ${api.directP50Ms} ms: +${api.passthroughAddedP50Ms} ms (target ≤ 1 ms)`,
+        ],
+      );
+    }
+  }
+  const width = Math.max(...rows.map((row) => row[0].length));
+  const table = rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b.padEnd(44)}  ${c}`).join('\n');
+  return { table, summary };
+}
+
+const modes = (args.modes ?? '').split(',').filter(Boolean) as Array<'embedded' | 'postgres'>;
+const results: ModeResult[] = [];
+for (const [i, mode] of modes.entries()) results.push(await benchMode(mode, !args['no-peers'] && i === 0));
+// Peers do not depend on how the service stores its records: measured once, compared with every mode.
+for (const result of results.slice(1)) result.peers = results[0]?.peers ?? {};
+const { table, summary } = summarise(results);
+const resultsDir = path.join(repoRoot, 'bench', 'results');
+await mkdir(resultsDir, { recursive: true });
+const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+if (args.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+else
+  process.stdout.write(
+    `\n${table}\n\n(medians of ${runs} run(s); JSON in ${path.relative(repoRoot, file)})\n`,
+  );
