@@ -171,12 +171,23 @@ describe('generated bad requests', () => {
         ),
         async (method, target, query) => {
           const search = new URLSearchParams(query).toString();
-          const { status } = await send(
-            method,
-            `${target}${search ? `?${search}` : ''}`,
-            method === 'POST' ? '{}' : undefined,
-          );
-          expect(status).toBeLessThan(500);
+          const body = method === 'POST' ? '{}' : undefined;
+          const answer = await send(method, `${target}${search ? `?${search}` : ''}`, body);
+          if (answer.status >= 500) {
+            // Never a 5xx of the service's own; Cinder's, relayed unchanged by the passthrough, can
+            // be one (Cinder 21 answers 500 to a PUT /volumes/<id> without a body).
+            const direct = await fetch(
+              `${stack.openstack.urls.cinder}/v3/${await stack.openstack.projectId('demo')}/volumes${target.slice('/volume'.length)}${search ? `?${search}` : ''}`,
+              {
+                method,
+                headers: { 'x-auth-token': token, ...(body ? { 'content-type': 'application/json' } : {}) },
+                body,
+              },
+            );
+            expect(answer).toEqual({ status: direct.status, text: await direct.text() });
+          } else {
+            expect(answer.status).toBeLessThan(500);
+          }
         },
       ),
       { numRuns: 1500 },

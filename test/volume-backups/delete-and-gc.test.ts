@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, waitFor, waitForBackup } from '../support/stack.js';
 
@@ -35,15 +33,11 @@ async function restoredSha(backupId: string) {
   return stack.cinder.sha256(body.volume.id);
 }
 
-async function packFiles(dir: string): Promise<string[]> {
+/** The pack objects of a container's repository, whatever the backend (TEST_REPOSITORY). */
+async function packObjects(container: string): Promise<string[]> {
+  const store = stack.repository.openStore(`${stack.repository.url}/${container}`);
   const found: string[] = [];
-  const walk = async (d: string) => {
-    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (entry.isDirectory()) await walk(path.join(d, entry.name));
-      else found.push(path.join(d, entry.name));
-    }
-  };
-  await walk(path.join(dir, 'packs'));
+  for await (const object of store.list('packs/')) found.push(object.key);
   return found;
 }
 
@@ -90,8 +84,7 @@ describe('delete and garbage collection', () => {
     await deleteBackup(second.id);
     await waitForGc();
 
-    const repositoryDir = path.join(stack.repositoryDir, 'gc');
-    const packs = await packFiles(repositoryDir);
+    const packs = await packObjects('gc');
     const chunks = await stack.db.prisma.chunk.count({ where: { repositoryId } });
     // Only the kept volume's 2 MiB (32 chunks of 64 KiB) remain.
     expect(chunks).toBe(32);

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, waitFor, waitForBackup } from '../support/stack.js';
 
@@ -42,13 +40,14 @@ describe('verify', () => {
     expect(packsOfB.length).toBeGreaterThan(0);
 
     expect((await verify(backupA.id)).verifyResult).toBe('ok');
-    // Flip one byte inside B's first stored chunk.
-    const file = await open(packsOfB[0] as string, 'r+');
-    const byte = Buffer.alloc(1);
-    await file.read(byte, 0, 1, 100);
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await file.write(byte, 0, 1, 100);
-    await file.close();
+    // Flip one byte inside B's first stored chunk (the object rewritten whole: S3 and Swift
+    // objects cannot change in place).
+    const store = repositoryStore();
+    const pack = (await store.get(packsOfB[0] as string))!;
+    pack[100] = (pack[100] ?? 0) ^ 0xff;
+    const writer = await store.createWriter(packsOfB[0] as string);
+    await writer.write(pack);
+    await writer.commit();
 
     const damaged = await verify(backupB.id);
     expect(damaged.verifyResult).toBe('damaged');
@@ -64,12 +63,13 @@ describe('verify', () => {
   });
 });
 
+/** The `verify` container's repository as an object store, whatever the backend (TEST_REPOSITORY). */
+function repositoryStore() {
+  return stack.repository.openStore(`${stack.repository.url}/verify`);
+}
+
 async function listPacks(): Promise<string[]> {
-  const root = path.join(stack.repositoryDir, 'verify', 'packs');
   const out: string[] = [];
-  for (const dir of await readdir(root).catch(() => [])) {
-    for (const name of await readdir(path.join(root, dir)))
-      if (!name.includes('.tmp')) out.push(path.join(root, dir, name));
-  }
+  for await (const object of repositoryStore().list('packs/')) out.push(object.key);
   return out;
 }

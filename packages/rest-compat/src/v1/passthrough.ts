@@ -5,7 +5,7 @@ import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici'
 import { callerOf } from './context.js';
 
 /** Request headers that reach Cinder (SPEC §5.4); everything else stays here. */
-const FORWARDED_REQUEST_HEADERS = [
+export const FORWARDED_REQUEST_HEADERS = [
   'x-auth-token',
   'openstack-api-version',
   'content-type',
@@ -14,7 +14,7 @@ const FORWARDED_REQUEST_HEADERS = [
 ];
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's: never relayed. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -46,6 +46,11 @@ export class CinderPassthrough {
     reply: FastifyReply,
     body?: Buffer | Readable,
   ): Promise<FastifyReply> {
+    // Cinder answers a create, update or action without a body with a 500 (its schema check fails
+    // with a KeyError); the caller made the mistake, so it hears a 400 that says so.
+    if ((request.method === 'POST' || request.method === 'PUT') && isEmptyBody(request, body)) {
+      throw badRequest(`Malformed request body: ${request.method} needs a JSON body.`);
+    }
     const caller = callerOf(request);
     const endpoint = this.core.cloud.cinderEndpoint(caller);
     const target = cinderUrl(endpoint, request.url);
@@ -89,6 +94,13 @@ export class CinderPassthrough {
   close() {
     return this.agent.close();
   }
+}
+
+function isEmptyBody(request: FastifyRequest, body: Buffer | Readable | undefined): boolean {
+  if (Buffer.isBuffer(body)) return body.length === 0;
+  const length = request.headers['content-length'];
+  if (length !== undefined) return Number(length) === 0;
+  return !body || request.headers['transfer-encoding'] === undefined;
 }
 
 /**

@@ -2,6 +2,9 @@ import { DomainError, type DomainErrorCode, toDomainError } from '@backup-servic
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { V1Options } from './context.js';
 import { faultBody } from './faults.js';
+import { instanceBackupRoutes } from './routes/instance-backups.js';
+import { instanceSnapshotRoutes } from './routes/instance-snapshots.js';
+import { openApiRoutes } from './routes/openapi.js';
 import { volumeBackupRoutes } from './routes/volume-backups.js';
 import { volumeRoutes } from './routes/volumes.js';
 
@@ -13,6 +16,8 @@ export function v1Plugin(options: V1Options): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     app.decorateRequest('caller', null);
     app.addHook('preHandler', async (request) => {
+      // The contract's own description (openapi.json, the reference page) is readable by anyone.
+      if (request.routeOptions.config.public) return;
       const token = request.headers['x-auth-token'];
       request.caller = await options.core.authenticator.authenticate(
         typeof token === 'string' ? token : undefined,
@@ -38,8 +43,11 @@ export function v1Plugin(options: V1Options): FastifyPluginAsync {
       return reply.code(status).send(body);
     });
 
+    await app.register(openApiRoutes);
     await app.register(volumeBackupRoutes, options);
     await app.register(volumeRoutes, options);
+    await app.register(instanceSnapshotRoutes, options);
+    await app.register(instanceBackupRoutes, options);
   };
 }
 

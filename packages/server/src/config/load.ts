@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
 import { type Config, type ConfigVariable, configSchema, configShape } from './schema.js';
 
 export class ConfigError extends Error {
@@ -11,13 +12,24 @@ export class ConfigError extends Error {
  * message is one line naming each bad variable and what was expected.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadVariables(configSchema, env);
+}
+
+/**
+ * The same for a part of the variables (a program that needs only some of them, e.g. the gateway):
+ * `schema` is an object of entries of `configShape`.
+ */
+export function loadVariables<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
   const fromFile = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
   const raw: Record<string, string> = { ...fromFile };
   for (const [key, value] of Object.entries(env)) {
     // An empty variable means "not set", as in most twelve-factor services.
     if (value !== undefined && value !== '' && key in configShape) raw[key] = value;
   }
-  const result = configSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? '?') as ConfigVariable;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRepositoryKey, readRepositoryKeyFile } from '../dataplane/crypto.js';
 
 // Every setting the service reads, in one place. The README's configuration table is checked against
 // this list by a test, so a variable cannot be added without being documented.
@@ -150,6 +151,16 @@ export const configSchema = z
     SIM_CINDER_PORT: port.default(8776).describe('Embedded default only: port of the simulated Cinder.'),
     SIM_NOVA_PORT: port.default(8774).describe('Embedded default only: port of the simulated Nova.'),
     SIM_GLANCE_PORT: port.default(9292).describe('Embedded default only: port of the simulated Glance.'),
+    GATEWAY_PORT: portOrZero
+      .default(8080)
+      .describe(
+        'Port of the reference API gateway (`/v1/block/…`, `/v1/compute/…`; seed §1.4, §2.4) that `pnpm start` runs beside the API; 0: not started. `pnpm gateway` runs it alone (there 0: any free port).',
+      ),
+    GATEWAY_BACKUP_URL: url('the backup service base URL, e.g. http://api.zone:8110')
+      .optional()
+      .describe(
+        'The backup service the gateway forwards to (without `/v1`). Default: this service (`pnpm start`), or `http://127.0.0.1:$PORT` (`pnpm gateway`).',
+      ),
     STORAGE_DRIVER: z
       .enum(['file', 'rbd'], { error: 'expected file or rbd' })
       .default('file')
@@ -161,6 +172,41 @@ export const configSchema = z
       .describe(
         "The `file` driver's directory of `volume-<id>` / `snapshot-<id>` files. Default with the simulator: `$DATA_DIR/sim/volumes`.",
       ),
+    RBD_POOL: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a Ceph pool name' })
+      .default('volumes')
+      .describe(
+        "The `rbd` driver's pool: Cinder's `rbd_pool` (images `volume-<id>`, snapshots `snapshot-<id>`).",
+      ),
+    CEPH_CONF: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The `rbd` driver's ceph.conf (`rbd --conf`). Unset: Ceph's default (`/etc/ceph/ceph.conf`).",
+      ),
+    CEPH_CLIENT: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a Ceph client id such as cinder (for client.cinder)' })
+      .optional()
+      .describe(
+        "The `rbd` driver's Ceph client id (`rbd --id`; e.g. `cinder`; it needs `profile rbd` on `RBD_POOL`). Unset: `admin`.",
+      ),
+    CEPH_KEYRING: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The `rbd` driver's keyring (`rbd --keyring`). Unset: Ceph's default (`/etc/ceph/ceph.client.<id>.keyring`).",
+      ),
+    STAGING_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Where an instance backup stages an image-backed root disk's data (one image at a time per job). Default: `$DATA_DIR/staging`.",
+      ),
     REPOSITORY_URL: repositoryUrl
       .optional()
       .describe('The default backup repository. Default: `file://$DATA_DIR/repository`.'),
@@ -168,6 +214,88 @@ export const configSchema = z
       .optional()
       .describe(
         'JSON object mapping a backup `container` to its own repository URL; other containers are sub-paths of `REPOSITORY_URL`.',
+      ),
+    REPOSITORY_KEY: z
+      .string()
+      .refine(
+        (value) => {
+          try {
+            parseRepositoryKey(value);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: 'expected a 32-byte key as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)' },
+      )
+      .optional()
+      .describe(
+        'Encryption at rest: the repository key (32 bytes as 64 hex digits or base64). Repositories created with it are encrypted (AES-256-GCM) and need it. Never stored in the database. See "Encryption at rest".',
+      ),
+    REPOSITORY_KEY_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A file holding the repository key (as `REPOSITORY_KEY`, or 32 raw bytes) instead of `REPOSITORY_KEY`.',
+      ),
+    S3_ENDPOINT: url('an S3 endpoint, e.g. http://rgw:7480')
+      .optional()
+      .describe('Endpoint of `s3://` repositories on a non-AWS S3 (Ceph RGW, MinIO, …). Unset: AWS.'),
+    S3_REGION: z.string().min(1).default('us-east-1').describe('Region of `s3://` repositories (SigV4).'),
+    S3_ACCESS_KEY_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Access key of `s3://` repositories. Unset: the AWS SDK's default chain (`AWS_ACCESS_KEY_ID`, profiles, roles).",
+      ),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional().describe('Secret key of `s3://` repositories.'),
+    S3_FORCE_PATH_STYLE: z
+      .enum(['true', 'false'], { error: 'expected true or false' })
+      .transform((value) => value === 'true')
+      .optional()
+      .describe(
+        'Path-style S3 requests (`endpoint/bucket/key`). Default: true with `S3_ENDPOINT`, else false.',
+      ),
+    SWIFT_AUTH_URL: url('the Keystone v3 URL of the object storage, e.g. http://keystone:5000/v3')
+      .optional()
+      .describe(
+        "Keystone of `swift://` repositories when they live in another cloud than the one protected. Unset: the service's own Keystone session (`OS_*`).",
+      ),
+    SWIFT_USERNAME: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('User of `SWIFT_AUTH_URL` (a member of its project).'),
+    SWIFT_PASSWORD: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Password of `SWIFT_USERNAME`. Required with `SWIFT_AUTH_URL`.'),
+    SWIFT_PROJECT_NAME: z.string().min(1).optional().describe('Project (Swift account) of `SWIFT_USERNAME`.'),
+    SWIFT_DOMAIN_NAME: z
+      .string()
+      .min(1)
+      .default('Default')
+      .describe('Domain of `SWIFT_USERNAME` and `SWIFT_PROJECT_NAME`.'),
+    SWIFT_URL: url('a Swift storage URL, e.g. http://swift:8080/v1/AUTH_%(project_id)s')
+      .optional()
+      .describe(
+        "Swift storage URL instead of the catalog's `object-store` endpoint; `%(project_id)s` is replaced by the token's project.",
+      ),
+    REPOSITORY_REQUESTS: positiveInt('a whole number of requests')
+      .default(16)
+      .describe(
+        'Requests in flight at once to one `s3://` or `swift://` repository (each retried with backoff).',
+      ),
+    REPOSITORY_TEMP_MAX_AGE_SECONDS: z.coerce
+      .number({ error: 'expected a whole number of seconds' })
+      .int({ error: 'expected a whole number of seconds' })
+      .min(0, { error: 'expected a whole number of seconds' })
+      .default(3600)
+      .describe(
+        'Garbage collection removes temporary objects (unfinished uploads of writers that crashed) older than this.',
       ),
     DATAPLANE_THREADS: z.coerce
       .number({ error: 'expected a whole number of threads' })
@@ -203,6 +331,47 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     if (config.OS_AUTH_URL && !config.OS_PASSWORD) {
       ctx.addIssue({ code: 'custom', path: ['OS_PASSWORD'], message: 'required when OS_AUTH_URL is set' });
+    }
+    if (config.REPOSITORY_KEY && config.REPOSITORY_KEY_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REPOSITORY_KEY_FILE'],
+        message: 'set either REPOSITORY_KEY or REPOSITORY_KEY_FILE, not both',
+      });
+    } else if (config.REPOSITORY_KEY_FILE) {
+      try {
+        readRepositoryKeyFile(config.REPOSITORY_KEY_FILE);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REPOSITORY_KEY_FILE'],
+          message: (error as Error).message.replace(/^REPOSITORY_KEY_FILE: /, ''),
+        });
+      }
+    }
+    if (
+      config.SWIFT_AUTH_URL &&
+      !(config.SWIFT_USERNAME && config.SWIFT_PASSWORD && config.SWIFT_PROJECT_NAME)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SWIFT_USERNAME'],
+        message: 'SWIFT_USERNAME, SWIFT_PASSWORD and SWIFT_PROJECT_NAME are required with SWIFT_AUTH_URL',
+      });
+    }
+    if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_SECRET_ACCESS_KEY'],
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+      });
+    }
+    if (!config.OS_AUTH_URL && config.STORAGE_DRIVER === 'rbd') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STORAGE_DRIVER'],
+        message: 'rbd needs OS_AUTH_URL (the built-in simulator keeps volumes in files)',
+      });
     }
     if (config.OS_AUTH_URL && config.STORAGE_DRIVER === 'file' && !config.FILE_DRIVER_DIR) {
       ctx.addIssue({

@@ -1,11 +1,13 @@
 import type { pino } from 'pino';
 import { after, handled, InFlight, Semaphore } from './concurrency.js';
+import { BLOB_OVERHEAD } from './crypto.js';
 import { abortError, ManifestNotFoundError, throwIfAborted } from './errors.js';
 import { batchesOf, type ChunkRange, chunkRangesOf, rangesLength, unionRanges } from './extents.js';
 import { ManifestCorruptError, ManifestCursor, ManifestReader, ManifestWriter } from './manifest.js';
 import { PackBuilder, type PackEntry } from './pack.js';
+import { ParentFill, type PartialChunk } from './parent-fill.js';
 import type { RepositoryHandle } from './repository.js';
-import type { BackupInput, BackupOutput } from './types.js';
+import type { BackupInput, BackupOutput, Extent } from './types.js';
 import type { BufferPool, WorkerPool } from './worker-pool.js';
 
 /** Bytes read per batch (aligned to its size): large sequential reads, one worker task each. */
@@ -21,6 +23,8 @@ export interface EngineContext {
   logger?: pino.Logger;
   metrics?: { bytesRead: { inc(n: number): void }; bytesStored: { inc(n: number): void } };
   compressionLevel: number;
+  /** GC: temporary objects older than this are removed (unless the call says otherwise). */
+  tempObjectsMaxAgeMs?: number;
 }
 
 interface Hashed {
@@ -58,11 +62,13 @@ export async function runBackup(
 
   let parent: ManifestReader | null = null;
   let ranges: ChunkRange[] | null = null;
+  let changedExtents: Extent[] | null = null;
   if (input.parent?.snapshotId) {
-    const changed = await source.changedSince(input.parent.snapshotId);
+    const changed = await source.changedSince(input.parent.snapshotId, input.parent.backupId);
     if (changed) {
       parent = await openParent(repo, input, ctx.logger);
       if (parent) {
+        changedExtents = changed;
         ranges = chunkRangesOf(changed, chunkSize, size);
         const parentSize = parent.header.sizeBytes;
         if (parentSize !== size) {
@@ -77,6 +83,17 @@ export async function runBackup(
   }
   const incremental = ranges !== null;
   if (ranges === null) ranges = chunkRangesOf(await source.dataExtents(), chunkSize, size);
+  // A source that reads only the changed bytes (rbd): the rest of each chunk is the parent's.
+  const fill =
+    incremental && source.readsChangedOnly && changedExtents
+      ? await ParentFill.open(ctx, repo, {
+          parentId: input.parent!.backupId,
+          changed: changedExtents,
+          chunkSize,
+          size,
+          batchChunks,
+        })
+      : null;
 
   let totalBytes = 0;
   for (const r of ranges) totalBytes += Math.min(r.end * chunkSize, size) - r.start * chunkSize;
@@ -85,14 +102,19 @@ export async function runBackup(
     'backup: plan',
   );
 
-  const manifest = await ManifestWriter.create(repo.store, {
-    backupId: input.backupId,
-    volumeId: input.volumeId,
-    sizeBytes: size,
-    chunkSize,
-    createdAt: new Date().toISOString(),
-    parentBackupId: parent ? (input.parent?.backupId ?? null) : null,
-  });
+  const manifest = await ManifestWriter.create(
+    repo.store,
+    {
+      backupId: input.backupId,
+      volumeId: input.volumeId,
+      sizeBytes: size,
+      chunkSize,
+      createdAt: new Date().toISOString(),
+      parentBackupId: parent ? (input.parent?.backupId ?? null) : null,
+      ...(input.record ? { record: input.record } : {}),
+    },
+    repo.crypto,
+  );
   const cursor = parent ? new ManifestCursor(parent) : null;
   const sink = new PackSink(ctx, repo);
   const pending = sink.pending;
@@ -103,7 +125,11 @@ export async function runBackup(
   const windowSize = ctx.pool.threads * 2 + 2;
   const window = new Semaphore(windowSize);
   // Batch buffers (recycled, shared with the workers) circulate: at most `windowSize` are out at once.
-  const batchBytes = batchChunks * chunkSize;
+  // Encrypted, each stored chunk grows by BLOB_OVERHEAD: the data is read `base` bytes into the
+  // buffer, so that blobs compressed and sealed in place never overtake the chunks still to come.
+  const crypto = repo.crypto;
+  const base = crypto ? batchChunks * BLOB_OVERHEAD : 0;
+  const batchBytes = base + batchChunks * chunkSize;
   const buffers = ctx.buffers;
   const inFlight = new InFlight();
   let previousDecision: Promise<unknown> = Promise.resolve();
@@ -149,16 +175,23 @@ export async function runBackup(
       }
       const offset = batch.start * chunkSize;
       const length = Math.min(batch.end * chunkSize, size) - offset;
+      const partial: PartialChunk[] = fill ? await fill.plan(batch) : [];
       const hashed = handled(
         (async (): Promise<Hashed> => {
           const buffer = buffers.take(batchBytes);
           try {
-            const view = Buffer.from(buffer, 0, length);
+            const view = Buffer.from(buffer, base, length);
             if (source.readInto) await source.readInto(offset, view);
             else view.set(await source.read(offset, length));
-            readBytes += length;
-            ctx.metrics?.bytesRead.inc(length);
-            return { buffer, ids: await ctx.pool.hash(buffer, length, chunkSize) };
+            if (partial.length > 0) await fill!.apply(partial, view, offset);
+            // Bytes taken from the storage: the source's count when it has one (a diff stream).
+            const read = source.bytesRead ?? readBytes + length;
+            ctx.metrics?.bytesRead.inc(read - readBytes);
+            readBytes = read;
+            return {
+              buffer,
+              ids: await ctx.pool.hash(buffer, length, chunkSize, base, crypto?.idKey ?? null),
+            };
           } catch (error) {
             buffers.give(buffer);
             throw error;
@@ -180,11 +213,17 @@ export async function runBackup(
             buffers.give(d.hashed.buffer);
             return null;
           }
-          const offsets = d.store.map((i) => i * chunkSize);
+          const offsets = d.store.map((i) => base + i * chunkSize);
           const lengths = d.store.map((i) => Math.min(chunkSize, length - i * chunkSize));
           try {
             // In place: the stored blobs end up back to back at the start of the batch's buffer.
-            const result = await ctx.pool.compress(d.hashed.buffer, offsets, lengths, ctx.compressionLevel);
+            const result = await ctx.pool.compress(
+              d.hashed.buffer,
+              offsets,
+              lengths,
+              ctx.compressionLevel,
+              crypto ? { ids: d.store.map((i) => d.hashed.ids[i]!), dataKey: crypto.dataKey } : null,
+            );
             const entries = d.store.map((i, k) => ({
               id: d.hashed.ids[i]!,
               storedLength: result.stored[k]!,
@@ -261,7 +300,7 @@ async function openParent(
 ): Promise<ManifestReader | null> {
   const parentId = input.parent!.backupId;
   try {
-    const parent = await ManifestReader.open(repo.store, parentId);
+    const parent = await ManifestReader.open(repo.store, parentId, repo.crypto);
     if (parent.header.chunkSize !== repo.chunkSize || parent.header.volumeId !== input.volumeId) {
       logger?.warn(
         { parentId },
@@ -304,7 +343,7 @@ class PackSink {
     ) {
       await this.seal();
     }
-    this.builder ??= await PackBuilder.create(this.repo.store);
+    this.builder ??= await PackBuilder.create(this.repo.store, this.repo.crypto);
     await this.builder.append(data, blobs);
     this.newChunks += blobs.length;
   }

@@ -49,17 +49,22 @@ export class ChunkIndex {
     return found;
   }
 
-  /** Records a durable pack and its chunks (chunks known already keep their old location). */
-  async addPack(packId: string, sizeBytes: number, entries: readonly PackEntry[]): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+  /**
+   * Records a durable pack and its chunks (chunks known already keep their old location). Returns
+   * the chunk rows added.
+   */
+  async addPack(packId: string, sizeBytes: number, entries: readonly PackEntry[]): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
       await tx.$executeRaw`
         INSERT INTO "Pack" ("repositoryId", id, "sizeBytes", "chunkCount")
         VALUES (${this.repositoryId}, ${packId}, ${sizeBytes}, ${entries.length})
         ON CONFLICT DO NOTHING`;
+      let added = 0;
       for (let i = 0; i < entries.length; i += BATCH) {
         const part = entries.slice(i, i + BATCH);
-        await tx.$executeRaw(insertChunks(this.repositoryId, packId, part, 'keep'));
+        added += await tx.$executeRaw(insertChunks(this.repositoryId, packId, part, 'keep'));
       }
+      return added;
     });
   }
 

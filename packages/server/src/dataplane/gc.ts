@@ -30,7 +30,7 @@ export async function runCollectGarbage(
   const { store, index } = repo;
 
   // Stale temporary objects (writers that crashed or were aborted).
-  const maxAge = input.tempFilesOlderThanMs ?? HOUR;
+  const maxAge = input.tempFilesOlderThanMs ?? ctx.tempObjectsMaxAgeMs ?? HOUR;
   for await (const tmp of store.listTemporary()) {
     if (Date.now() - tmp.modifiedAt.getTime() >= maxAge) {
       await store.deleteTemporary(tmp.key);
@@ -42,7 +42,7 @@ export async function runCollectGarbage(
   // Every manifest must be readable: deleting by an incomplete reference set would lose data.
   const manifests: string[] = [];
   for await (const object of store.list('manifests/')) manifests.push(object.key.slice('manifests/'.length));
-  for (const backupId of manifests) await ManifestReader.open(store, backupId);
+  for (const backupId of manifests) await ManifestReader.open(store, backupId, repo.crypto);
 
   // Pack objects unknown to the index.
   const knownPacks = await index.packIds();
@@ -53,7 +53,7 @@ export async function runCollectGarbage(
     try {
       orphans.set(packId, {
         size: object.size,
-        entries: await readPackIndex(store, packId, object.size),
+        entries: await readPackIndex(store, packId, object.size, repo.crypto),
         referenced: [],
       });
     } catch (error) {
@@ -74,7 +74,7 @@ export async function runCollectGarbage(
     const to = pass === passes - 1 ? 'g' : prefixAt(pass + 1, passes); // 'g' sorts after every hex id
     const referenced = new Set<string>();
     for (const backupId of manifests) {
-      const reader = await ManifestReader.open(store, backupId);
+      const reader = await ManifestReader.open(store, backupId, repo.crypto);
       for await (const batch of reader.batches(8192)) {
         for (const entry of batch) if (entry.id >= from && entry.id < to) referenced.add(entry.id);
       }
@@ -156,7 +156,7 @@ export async function runCollectGarbage(
       let trailer: PackEntry[];
       let data: Buffer;
       try {
-        trailer = await readPackIndex(store, pack.id);
+        trailer = await readPackIndex(store, pack.id, undefined, repo.crypto);
         data = await store.readRange(packKey(pack.id), 0, pack.sizeBytes);
       } catch (error) {
         ctx.logger?.error(
@@ -174,7 +174,7 @@ export async function runCollectGarbage(
       const blobs = Buffer.concat(live.map((e) => data.subarray(e.offset, e.offset + e.storedLength)));
       const current: PackBuilder | null = builder;
       if (current && current.size + blobs.length > PACK_TARGET_BYTES) await sealBuilder();
-      builder ??= await PackBuilder.create(store);
+      builder ??= await PackBuilder.create(store, repo.crypto);
       await builder.append(
         blobs,
         live.map(({ id, storedLength, rawLength, flags }) => ({ id, storedLength, rawLength, flags })),

@@ -2,21 +2,45 @@ import os from 'node:os';
 import { type EngineContext, runBackup } from './backup.js';
 import { runCollectGarbage } from './gc.js';
 import { manifestKey } from './manifest.js';
+import { listManifests, rebuildIndex } from './recover.js';
 import { normalizeRepositoryUrl, openRepositoryAt, type RepositoryHandle } from './repository.js';
 import { runRestore, runVerify } from './restore.js';
 import type { DataPlane, DataPlaneOptions, Repository } from './types.js';
 import { BufferPool, WorkerPool } from './worker-pool.js';
 
+export {
+  DecryptionError,
+  operatorKeyId,
+  parseRepositoryKey,
+  RepositoryKeyError,
+  readRepositoryKeyFile,
+} from './crypto.js';
 export { DataIntegrityError, ManifestNotFoundError } from './errors.js';
 export { createFileStorageDriver } from './file-driver.js';
+export type { ObjectInfo, ObjectStore, ObjectStoreBackends } from './object-store.js';
+export { openObjectStore } from './object-store.js';
+export { RbdCommandError } from './rbd-cli.js';
+export { createRbdStorageDriver, type RbdDriverOptions } from './rbd-driver.js';
+export { normalizeRepositoryUrl, type RepositoryOptions, readRepository } from './repository.js';
+export {
+  addRepositoryKey,
+  checkRepositoryKey,
+  listRepositoryKeys,
+  removeRepositoryKey,
+} from './repository-keys.js';
+export type { S3Settings } from './s3-store.js';
+export type { SwiftAuth } from './swift-store.js';
 export type {
   BackupInput,
   BackupOutput,
+  BackupRecord,
   CollectGarbageInput,
   CollectGarbageOutput,
   DataPlane,
   DataPlaneOptions,
   Extent,
+  ManifestSummary,
+  RebuildIndexOutput,
   Repository,
   RepositoryStats,
   RestoreInput,
@@ -41,16 +65,20 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     logger: options.logger,
     metrics: options.metrics,
     compressionLevel: options.compressionLevel ?? 1,
+    tempObjectsMaxAgeMs: options.tempObjectsMaxAgeMs,
   };
   const repositories = new Map<string, Promise<RepositoryHandle>>();
   let closed = false;
 
-  const open = (url: string): Promise<RepositoryHandle> => {
+  const open = (url: string, mustExist = false): Promise<RepositoryHandle> => {
     if (closed) throw new Error('the data plane is closed');
     const key = normalizeRepositoryUrl(url);
     let handle = repositories.get(key);
     if (!handle) {
-      handle = openRepositoryAt(options.prisma, key, options.defaultChunkSize ?? DEFAULT_CHUNK_SIZE);
+      handle = openRepositoryAt(options.prisma, key, options.defaultChunkSize ?? DEFAULT_CHUNK_SIZE, {
+        ...options.repositories,
+        mustExist,
+      });
       repositories.set(key, handle);
       handle.catch(() => repositories.delete(key)); // a failed open is retried next time
     }
@@ -67,8 +95,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   };
 
   return {
-    async openRepository(url) {
-      const handle = await open(url);
+    async openRepository(url, openOptions) {
+      const handle = await open(url, openOptions?.mustExist ?? false);
       return handle;
     },
     async backup(input) {
@@ -94,11 +122,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const repo = await resolve(repository);
       return (await repo.store.size(manifestKey(backupId))) !== null;
     },
+    async *listManifests(repository) {
+      yield* listManifests(await resolve(repository));
+    },
+    async rebuildIndex(input) {
+      return rebuildIndex(await resolve(input.repository), input);
+    },
     async close() {
       if (closed) return;
       closed = true;
       ctx.buffers.trim();
       await pool.close();
+      const handles = await Promise.allSettled(repositories.values());
+      for (const handle of handles) {
+        if (handle.status === 'fulfilled') await handle.value.store.close?.().catch(() => {});
+      }
     },
   };
 }

@@ -1,22 +1,34 @@
 import { createHash, type Hash } from 'node:crypto';
+import {
+  type ByteSource,
+  DecryptionError,
+  EnvelopeWriter,
+  openObjectSource,
+  type RepositoryCrypto,
+} from './crypto.js';
 import { ManifestNotFoundError } from './errors.js';
 import type { ObjectStore, ObjectWriter } from './object-store.js';
+import type { BackupRecord } from './types.js';
 
 /**
  * Manifest object format (`manifests/<backup id>`; integers little-endian):
  *
  *   header   magic "OSBKMANI", version u16, flags u16, header length u32, header (UTF-8 JSON:
- *            backupId, volumeId, sizeBytes, chunkSize, createdAt, parentBackupId)
+ *            backupId, volumeId, sizeBytes, chunkSize, createdAt, parentBackupId; version 2 adds
+ *            `record`, what the service's database holds about the backup, for recovery without it)
  *   entries  one per non-zero chunk, in increasing chunk index: LEB128 varint of
  *            (index - previous index - 1) (the first: index), then the chunk id (32 bytes, SHA-256)
  *   footer   56 B: entry count u64, logical bytes u64, SHA-256 of everything before the footer (32 B),
  *            magic "OSBKMEND"
  *
- * Written in one pass (streaming) and read in one pass; the footer's digest catches damage.
+ * Written in one pass (streaming) and read in one pass; the footer's digest catches damage. In an
+ * encrypted repository all of it is the plaintext of an envelope (crypto.ts): nothing but its size
+ * is visible without the key. Version 1 (no record) is still read.
  */
 const MAGIC = Buffer.from('OSBKMANI', 'latin1');
 const END_MAGIC = Buffer.from('OSBKMEND', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
+const READABLE_VERSIONS = new Set([1, 2]);
 const FIXED_HEADER = 16;
 const FOOTER_SIZE = 56;
 const WRITE_BUFFER = 1024 * 1024;
@@ -30,6 +42,8 @@ export interface ManifestHeader {
   chunkSize: number;
   createdAt: string;
   parentBackupId: string | null;
+  /** Version 2: the backup's record (absent in version 1 manifests and when the caller gave none). */
+  record?: BackupRecord;
 }
 
 export interface ManifestEntry {
@@ -64,8 +78,13 @@ export class ManifestWriter {
     this.lastChunk = Math.ceil(header.sizeBytes / header.chunkSize) - 1;
   }
 
-  static async create(store: ObjectStore, header: ManifestHeader): Promise<ManifestWriter> {
-    const writer = await store.createWriter(manifestKey(header.backupId));
+  static async create(
+    store: ObjectStore,
+    header: ManifestHeader,
+    crypto: RepositoryCrypto | null = null,
+  ): Promise<ManifestWriter> {
+    const raw = await store.createWriter(manifestKey(header.backupId));
+    const writer = crypto ? new EnvelopeWriter(raw, crypto) : raw;
     const manifest = new ManifestWriter(writer, header);
     const json = Buffer.from(JSON.stringify(header), 'utf8');
     const fixed = Buffer.alloc(FIXED_HEADER);
@@ -121,7 +140,7 @@ export class ManifestWriter {
     await this.writer.write(data);
   }
 
-  /** Writes the footer, makes the manifest durable and visible. Returns its size. */
+  /** Writes the footer, makes the manifest durable and visible. Returns its size (as stored). */
   async commit(): Promise<number> {
     await this.flush();
     const footer = Buffer.alloc(FOOTER_SIZE);
@@ -131,7 +150,7 @@ export class ManifestWriter {
     END_MAGIC.copy(footer, 48);
     await this.writer.write(footer);
     await this.writer.commit();
-    return this.writer.bytesWritten;
+    return this.writer instanceof EnvelopeWriter ? this.writer.storedBytes : this.writer.bytesWritten;
   }
 
   abort(): Promise<void> {
@@ -142,8 +161,7 @@ export class ManifestWriter {
 /** Streams a manifest's entries in index order; the digest is checked when the end is reached. */
 export class ManifestReader {
   private constructor(
-    private readonly store: ObjectStore,
-    private readonly key: string,
+    private readonly source: ByteSource,
     private readonly objectSize: number,
     readonly header: ManifestHeader,
     private readonly headerBytes: Buffer,
@@ -152,24 +170,48 @@ export class ManifestReader {
     private readonly digest: Buffer,
   ) {}
 
-  static async open(store: ObjectStore, backupId: string): Promise<ManifestReader> {
+  /**
+   * Opens a manifest (with the repository's keys when it is encrypted). Throws ManifestNotFoundError,
+   * ManifestCorruptError, and DecryptionError (crypto.ts) when it does not decrypt.
+   */
+  static async open(
+    store: ObjectStore,
+    backupId: string,
+    crypto: RepositoryCrypto | null = null,
+  ): Promise<ManifestReader> {
+    try {
+      return await ManifestReader.openSource(store, backupId, crypto);
+    } catch (error) {
+      if (error instanceof DecryptionError) {
+        throw new ManifestCorruptError(`manifest of ${backupId}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  private static async openSource(
+    store: ObjectStore,
+    backupId: string,
+    crypto: RepositoryCrypto | null,
+  ): Promise<ManifestReader> {
     const key = manifestKey(backupId);
-    const size = await store.size(key);
-    if (size === null) throw new ManifestNotFoundError(backupId);
+    const source = await openObjectSource(store, key, crypto);
+    if (source === null) throw new ManifestNotFoundError(backupId);
+    const size = source.size;
     if (size < FIXED_HEADER + FOOTER_SIZE)
       throw new ManifestCorruptError(`manifest of ${backupId} is truncated`);
-    const fixed = await store.readRange(key, 0, FIXED_HEADER);
+    const fixed = await source.readRange(0, FIXED_HEADER);
     if (!fixed.subarray(0, 8).equals(MAGIC))
       throw new ManifestCorruptError(`manifest of ${backupId}: bad magic`);
     const version = fixed.readUInt16LE(8);
-    if (version !== VERSION)
+    if (!READABLE_VERSIONS.has(version))
       throw new ManifestCorruptError(`manifest of ${backupId}: unsupported version ${version}`);
     const jsonLength = fixed.readUInt32LE(12);
     if (FIXED_HEADER + jsonLength + FOOTER_SIZE > size) {
       throw new ManifestCorruptError(`manifest of ${backupId}: header does not fit`);
     }
-    const json = await store.readRange(key, FIXED_HEADER, jsonLength);
-    const footer = await store.readRange(key, size - FOOTER_SIZE, FOOTER_SIZE);
+    const json = await source.readRange(FIXED_HEADER, jsonLength);
+    const footer = await source.readRange(size - FOOTER_SIZE, FOOTER_SIZE);
     if (!footer.subarray(48, 56).equals(END_MAGIC)) {
       throw new ManifestCorruptError(`manifest of ${backupId}: no footer (truncated?)`);
     }
@@ -188,8 +230,7 @@ export class ManifestReader {
       throw new ManifestCorruptError(`manifest of ${backupId}: invalid header`);
     }
     return new ManifestReader(
-      store,
-      key,
+      source,
       size,
       header,
       Buffer.concat([fixed, json]),
@@ -215,7 +256,15 @@ export class ManifestReader {
     const lastChunk = this.chunkCountOfVolume - 1;
     while (pos < end) {
       const length = Math.min(READ_BUFFER, end - pos);
-      const piece = await this.store.readRange(this.key, pos, length);
+      let piece: Buffer;
+      try {
+        piece = await this.source.readRange(pos, length);
+      } catch (error) {
+        if (error instanceof DecryptionError) {
+          throw new ManifestCorruptError(`manifest of ${this.header.backupId}: ${error.message}`);
+        }
+        throw error;
+      }
       hash.update(piece);
       pos += length;
       const buf = carry.length > 0 ? Buffer.concat([carry, piece]) : piece;

@@ -14,6 +14,9 @@ import {
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { syncDir } from './file-driver.js';
+import type { RemoteStoreOptions } from './object-store-remote.js';
+import { S3ObjectStore, type S3Settings } from './s3-store.js';
+import { type SwiftAuth, SwiftObjectStore } from './swift-store.js';
 
 export interface ObjectInfo {
   key: string;
@@ -39,8 +42,9 @@ export class ObjectNotFoundError extends Error {
 }
 
 /**
- * Where a repository keeps its objects (config, packs, manifests). `file://` now; S3 and Swift
- * implement the same small surface later (multipart uploads for writers, range GETs for reads).
+ * Where a repository keeps its objects (config, keys, packs, manifests): `file://` (file-store
+ * below), `s3://` (s3-store.ts: multipart uploads for large writers, range GETs for reads) and
+ * `swift://` (swift-store.ts: Static Large Objects for large writers).
  */
 export interface ObjectStore {
   readonly url: string;
@@ -62,11 +66,22 @@ export interface ObjectStore {
   /** Leftovers of writers that never committed (crashed or aborted). */
   listTemporary(): AsyncIterable<ObjectInfo>;
   deleteTemporary(key: string): Promise<void>;
+  /** Makes the place exist (bucket, container) before a repository is created there. */
+  prepare?(): Promise<void>;
+  /** Releases connections. */
+  close?(): Promise<void>;
 }
 
 const TMP_MARK = '.tmp-';
 
-export function openObjectStore(url: string): ObjectStore {
+/** What remote repositories need: S3 settings, Swift access, request limits. */
+export interface ObjectStoreBackends {
+  s3?: S3Settings;
+  swift?: SwiftAuth;
+  remote?: RemoteStoreOptions;
+}
+
+export function openObjectStore(url: string, backends: ObjectStoreBackends = {}): ObjectStore {
   const parsed = new URL(url);
   if (parsed.protocol === 'file:') {
     if (parsed.host !== '' && parsed.host !== 'localhost') {
@@ -74,7 +89,16 @@ export function openObjectStore(url: string): ObjectStore {
     }
     return new FileObjectStore(url, fileURLToPath(parsed));
   }
-  throw new Error(`repository URL ${url}: unsupported scheme ${parsed.protocol} (supported: file://)`);
+  if (parsed.protocol === 's3:') return new S3ObjectStore(url, backends.s3 ?? {}, backends.remote);
+  if (parsed.protocol === 'swift:') {
+    if (!backends.swift) {
+      throw new Error(`repository URL ${url}: no Swift access configured (a Keystone session is needed)`);
+    }
+    return new SwiftObjectStore(url, backends.swift, backends.remote);
+  }
+  throw new Error(
+    `repository URL ${url}: unsupported scheme ${parsed.protocol} (supported: file://, s3://, swift://)`,
+  );
 }
 
 export class FileObjectStore implements ObjectStore {

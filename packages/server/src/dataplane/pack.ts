@@ -1,18 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BLOB_OVERHEAD, DecryptionError, type RepositoryCrypto } from './crypto.js';
 import type { ObjectStore, ObjectWriter } from './object-store.js';
 
 /**
  * Pack object format (all integers little-endian):
  *
- *   header   16 B   magic "OSBKPACK", version u16, flags u16, reserved u32
- *   blobs           the stored bytes of each chunk, back to back
- *   index           ENTRY_SIZE bytes per blob: chunk id (32 B, SHA-256), offset u64, stored length u32,
- *                   raw length u32, blob flags u8 (low nibble: compression 0 = none, 1 = zstd;
- *                   bit 7 reserved for AES-256-GCM), 3 reserved bytes
- *   footer   52 B   entry count u32, index length u32, SHA-256 of the index (32 B), version u16,
- *                   flags u16, magic "OSBKPIDX"
+ *   header   16 B   magic "OSBKPACK", version u16, flags u16 (bit 0: encrypted), reserved u32
+ *   blobs           the stored bytes of each chunk, back to back (encrypted: nonce | AES-256-GCM of
+ *                   the (compressed) chunk | tag, see crypto.ts)
+ *   index           ENTRY_SIZE bytes per blob: chunk id (32 B, SHA-256, or HMAC-SHA-256 when
+ *                   encrypted), offset u64, stored length u32, raw length u32, blob flags u8 (low
+ *                   nibble: compression 0 = none, 1 = zstd; bit 7: AES-256-GCM), 3 reserved bytes.
+ *                   Encrypted: nonce | AES-256-GCM of those entries | tag (the pack id as AAD)
+ *   footer   52 B   entry count u32, index length u32 (as stored), SHA-256 of the index as stored
+ *                   (32 B), version u16, flags u16 (bit 0: encrypted), magic "OSBKPIDX"
  *
- * The index makes a pack self-describing: the chunk index can be rebuilt from packs alone.
+ * The index makes a pack self-describing: the chunk index can be rebuilt from packs alone (with the
+ * repository key when encrypted).
  */
 export const PACK_MAGIC = Buffer.from('OSBKPACK', 'latin1');
 export const PACK_INDEX_MAGIC = Buffer.from('OSBKPIDX', 'latin1');
@@ -23,9 +27,12 @@ export const PACK_FOOTER_SIZE = 52;
 
 export const BLOB_RAW = 0;
 export const BLOB_ZSTD = 1;
+export const BLOB_AES = 0x80;
+/** Pack header and footer flag: blobs and index are encrypted. */
+export const PACK_ENCRYPTED = 1;
 
 export interface PackEntry {
-  /** SHA-256 of the plaintext, hex. */
+  /** SHA-256 of the plaintext (HMAC-SHA-256 with the repository key when encrypted), hex. */
   id: string;
   offset: number;
   storedLength: number;
@@ -53,16 +60,19 @@ export class PackBuilder {
   private constructor(
     readonly packId: string,
     private readonly writer: ObjectWriter,
+    private readonly crypto: RepositoryCrypto | null,
   ) {}
 
-  static async create(store: ObjectStore): Promise<PackBuilder> {
+  /** With `crypto`, the blobs appended must be encrypted already (the workers do it). */
+  static async create(store: ObjectStore, crypto: RepositoryCrypto | null = null): Promise<PackBuilder> {
     const packId = newPackId();
     const writer = await store.createWriter(packKey(packId));
     const header = Buffer.alloc(PACK_HEADER_SIZE);
     PACK_MAGIC.copy(header, 0);
     header.writeUInt16LE(PACK_VERSION, 8);
+    header.writeUInt16LE(crypto ? PACK_ENCRYPTED : 0, 10);
     await writer.write(header);
-    return new PackBuilder(packId, writer);
+    return new PackBuilder(packId, writer, crypto);
   }
 
   /** Bytes written so far (header and blobs). */
@@ -90,7 +100,7 @@ export class PackBuilder {
 
   /** Writes the index and footer, makes the pack durable and visible. Returns its final size. */
   async seal(): Promise<number> {
-    await this.writer.write(encodePackTrailer(this.entries));
+    await this.writer.write(encodePackTrailer(this.entries, this.crypto, this.packId));
     await this.writer.commit();
     return this.writer.bytesWritten;
   }
@@ -100,28 +110,41 @@ export class PackBuilder {
   }
 }
 
-export function encodePackTrailer(entries: readonly PackEntry[]): Buffer {
-  const index = Buffer.alloc(entries.length * PACK_ENTRY_SIZE);
+export function encodePackTrailer(
+  entries: readonly PackEntry[],
+  crypto: RepositoryCrypto | null = null,
+  packId = '',
+): Buffer {
+  const plain = Buffer.alloc(entries.length * PACK_ENTRY_SIZE);
   entries.forEach((e, i) => {
     const at = i * PACK_ENTRY_SIZE;
-    index.write(e.id, at, 32, 'hex');
-    index.writeBigUInt64LE(BigInt(e.offset), at + 32);
-    index.writeUInt32LE(e.storedLength, at + 40);
-    index.writeUInt32LE(e.rawLength, at + 44);
-    index.writeUInt8(e.flags, at + 48);
+    plain.write(e.id, at, 32, 'hex');
+    plain.writeBigUInt64LE(BigInt(e.offset), at + 32);
+    plain.writeUInt32LE(e.storedLength, at + 40);
+    plain.writeUInt32LE(e.rawLength, at + 44);
+    plain.writeUInt8(e.flags, at + 48);
   });
+  const index = crypto ? crypto.encryptPackIndex(packId, plain) : plain;
   const footer = Buffer.alloc(PACK_FOOTER_SIZE);
   footer.writeUInt32LE(entries.length, 0);
   footer.writeUInt32LE(index.length, 4);
   createHash('sha256').update(index).digest().copy(footer, 8);
   footer.writeUInt16LE(PACK_VERSION, 40);
-  footer.writeUInt16LE(0, 42);
+  footer.writeUInt16LE(crypto ? PACK_ENCRYPTED : 0, 42);
   PACK_INDEX_MAGIC.copy(footer, 44);
   return Buffer.concat([index, footer]);
 }
 
-/** Reads a pack's own index (from its end). Throws when the pack is truncated or its index damaged. */
-export async function readPackIndex(store: ObjectStore, packId: string, size?: number): Promise<PackEntry[]> {
+/**
+ * Reads a pack's own index (from its end). Throws when the pack is truncated or its index damaged,
+ * and when it is encrypted and `crypto` is not the key of its repository (or the other way round).
+ */
+export async function readPackIndex(
+  store: ObjectStore,
+  packId: string,
+  size?: number,
+  crypto: RepositoryCrypto | null = null,
+): Promise<PackEntry[]> {
   const key = packKey(packId);
   const packSize = size ?? (await store.size(key));
   if (packSize === null) throw new Error(`pack ${packId} not found`);
@@ -131,18 +154,27 @@ export async function readPackIndex(store: ObjectStore, packId: string, size?: n
     throw new Error(`pack ${packId}: no index (truncated?)`);
   const version = footer.readUInt16LE(40);
   if (version !== PACK_VERSION) throw new Error(`pack ${packId}: unsupported version ${version}`);
+  const encrypted = (footer.readUInt16LE(42) & PACK_ENCRYPTED) !== 0;
+  if (encrypted !== (crypto !== null)) {
+    throw new DecryptionError(
+      encrypted
+        ? `pack ${packId} is encrypted, but its repository is not: refused`
+        : `pack ${packId} is not encrypted, but its repository is: refused`,
+    );
+  }
   const count = footer.readUInt32LE(0);
   const indexLength = footer.readUInt32LE(4);
   if (
-    indexLength !== count * PACK_ENTRY_SIZE ||
+    indexLength !== count * PACK_ENTRY_SIZE + (encrypted ? BLOB_OVERHEAD : 0) ||
     indexLength > packSize - PACK_HEADER_SIZE - PACK_FOOTER_SIZE
   ) {
     throw new Error(`pack ${packId}: index length ${indexLength} does not fit`);
   }
-  const index = await store.readRange(key, packSize - PACK_FOOTER_SIZE - indexLength, indexLength);
-  if (!createHash('sha256').update(index).digest().equals(footer.subarray(8, 40))) {
+  const stored = await store.readRange(key, packSize - PACK_FOOTER_SIZE - indexLength, indexLength);
+  if (!createHash('sha256').update(stored).digest().equals(footer.subarray(8, 40))) {
     throw new Error(`pack ${packId}: index checksum mismatch`);
   }
+  const index = crypto ? crypto.decryptPackIndex(packId, stored) : stored;
   const blobsEnd = packSize - PACK_FOOTER_SIZE - indexLength;
   const entries: PackEntry[] = [];
   for (let i = 0; i < count; i++) {
@@ -162,7 +194,11 @@ export async function readPackIndex(store: ObjectStore, packId: string, size?: n
   return entries;
 }
 
-/** Compression of a blob as recorded in the chunk index (which has no flags column): stored < raw means zstd. */
-export function blobFlagsOf(storedLength: number, rawLength: number): number {
+/**
+ * A blob's flags as the chunk index implies them (it has no flags column): a blob of an encrypted
+ * repository is encrypted; beyond the encryption's overhead, stored < raw means zstd.
+ */
+export function blobFlagsOf(storedLength: number, rawLength: number, encrypted = false): number {
+  if (encrypted) return (storedLength - BLOB_OVERHEAD < rawLength ? BLOB_ZSTD : BLOB_RAW) | BLOB_AES;
   return storedLength < rawLength ? BLOB_ZSTD : BLOB_RAW;
 }

@@ -87,6 +87,7 @@ async function readBackup(
   const recent = new RecentChunks(RECENT_CHUNKS_BYTES, options.keepData);
   const inFlight = new InFlight();
   const { signal } = options;
+  const encrypted = repo.crypto !== null;
   let failure: unknown = null;
 
   const readSpan = async (span: ChunkLocation[], uses: Map<string, number[]>) => {
@@ -95,8 +96,10 @@ async function readBackup(
     const start = first.offset;
     const length = last.offset + last.storedLength - start;
     const buffer = buffers.take(spanBytes);
-    // Raw blobs are checked and written where they were read: room for decompressed ones only.
-    const out = span.some((loc) => loc.storedLength < loc.rawLength) ? buffers.take(rawBytes) : null;
+    // Raw blobs are checked and written where they were read: room for decompressed (and
+    // decrypted) ones only.
+    const out =
+      encrypted || span.some((loc) => loc.storedLength < loc.rawLength) ? buffers.take(rawBytes) : null;
     try {
       try {
         await repo.store.readRangeInto(packKey(first.packId), start, Buffer.from(buffer, 0, length));
@@ -115,9 +118,10 @@ async function readBackup(
           offset: loc.offset - start,
           storedLength: loc.storedLength,
           rawLength: loc.rawLength,
-          flags: blobFlagsOf(loc.storedLength, loc.rawLength),
+          flags: blobFlagsOf(loc.storedLength, loc.rawLength, encrypted),
           id: loc.id,
         })),
+        repo.crypto?.workerKeys ?? null,
       );
       const pieces: Piece[] = [];
       span.forEach((loc, i) => {
@@ -236,7 +240,15 @@ export async function runRestore(
   input: RestoreInput,
 ): Promise<{ bytesWritten: number }> {
   throwIfAborted(input.signal);
-  const reader = await ManifestReader.open(repo.store, input.backupId);
+  let reader: ManifestReader;
+  try {
+    reader = await ManifestReader.open(repo.store, input.backupId, repo.crypto);
+  } catch (error) {
+    if (error instanceof ManifestCorruptError) {
+      throw new DataIntegrityError(`backup ${input.backupId}: ${error.message}`);
+    }
+    throw error;
+  }
   const { chunkSize, sizeBytes } = reader.header;
   const total = reader.logicalBytes;
   const maxWrite = Math.max(BATCH_RAW_BYTES, chunkSize);
@@ -329,7 +341,13 @@ export async function runVerify(
   input: VerifyInput,
 ): Promise<VerifyOutput> {
   throwIfAborted(input.signal);
-  const reader = await ManifestReader.open(repo.store, input.backupId);
+  let reader: ManifestReader;
+  try {
+    reader = await ManifestReader.open(repo.store, input.backupId, repo.crypto);
+  } catch (error) {
+    if (!(error instanceof ManifestCorruptError)) throw error;
+    return { ok: false, checkedChunks: 0, damaged: [{ chunkId: 'manifest', reason: error.message }] };
+  }
   const damaged = new Map<string, string>();
   let checkedChunks = 0;
   let done = 0;

@@ -32,9 +32,18 @@ export class WorkerPool {
     return this.pool.options.maxThreads;
   }
 
-  /** SHA-256 (hex) and zero-check of each chunk in the first `length` bytes: null for all-zero chunks. */
-  async hash(buffer: SharedArrayBuffer, length: number, chunkSize: number): Promise<Array<string | null>> {
-    const result = (await this.pool.run({ buffer, length, chunkSize }, { name: 'hash' })) as {
+  /**
+   * SHA-256 (hex; HMAC-SHA-256 with `idKey`) and zero-check of each chunk in the `length` bytes from
+   * `base`: null for all-zero chunks.
+   */
+  async hash(
+    buffer: SharedArrayBuffer,
+    length: number,
+    chunkSize: number,
+    base = 0,
+    idKey: Uint8Array | null = null,
+  ): Promise<Array<string | null>> {
+    const result = (await this.pool.run({ buffer, length, chunkSize, base, idKey }, { name: 'hash' })) as {
       digests: Uint8Array;
       zero: Uint8Array;
     };
@@ -48,15 +57,21 @@ export class WorkerPool {
 
   /**
    * zstd of the given slices of `buffer` (increasing offsets), stored back to back from the start of
-   * `buffer` (in place: the input is consumed); chunks that do not shrink are stored raw.
+   * `buffer` (in place: the input is consumed); chunks that do not shrink are stored raw. With
+   * `encrypt` each stored chunk is sealed with AES-256-GCM (BLOB_OVERHEAD bytes more per chunk: the
+   * first slice must start at least that many bytes per slice into `buffer`).
    */
   async compress(
     buffer: SharedArrayBuffer,
     offsets: number[],
     lengths: number[],
     level: number,
+    encrypt: { ids: string[]; dataKey: Uint8Array } | null = null,
   ): Promise<{ used: number; stored: number[]; flags: number[] }> {
-    return (await this.pool.run({ buffer, offsets, lengths, level }, { name: 'compress' })) as {
+    return (await this.pool.run(
+      { buffer, offsets, lengths, level, ids: encrypt?.ids ?? null, dataKey: encrypt?.dataKey ?? null },
+      { name: 'compress' },
+    )) as {
       used: number;
       stored: number[];
       flags: number[];
@@ -64,16 +79,21 @@ export class WorkerPool {
   }
 
   /**
-   * Decompresses the blobs lying in `buffer` into `out` (back to back; as large as their raw lengths
-   * together) and checks their digests. Per blob: `at`, the offset of its data in `out`, or -1 when
-   * it lies in `buffer` as stored (raw blobs are not copied); `errors`, null or why it is damaged.
+   * Decompresses (and, with `keys`, decrypts) the blobs lying in `buffer` into `out` (back to back;
+   * as large as their raw lengths together) and checks their digests. Per blob: `at`, the offset of
+   * its data in `out`, or -1 when it lies in `buffer` as stored (raw unencrypted blobs are not
+   * copied); `errors`, null or why it is damaged.
    */
   async decode(
     buffer: SharedArrayBuffer,
     out: SharedArrayBuffer,
     blobs: BlobToDecode[],
+    keys: { idKey: Uint8Array; dataKey: Uint8Array } | null = null,
   ): Promise<{ errors: Array<string | null>; at: number[] }> {
-    return (await this.pool.run({ buffer, out, blobs }, { name: 'decompress' })) as {
+    return (await this.pool.run(
+      { buffer, out, blobs, idKey: keys?.idKey ?? null, dataKey: keys?.dataKey ?? null },
+      { name: 'decompress' },
+    )) as {
       errors: Array<string | null>;
       at: number[];
     };

@@ -2,7 +2,7 @@
 // not run through the TypeScript loader. Keep it to the CPU-bound kernels: hash, zero-check,
 // compress, decompress + verify. Bulk data lives in SharedArrayBuffers owned by the main thread (no
 // copies, no transfers); results are small.
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -10,6 +10,10 @@ const zstd = require('zstd-napi/binding');
 
 const BLOB_RAW = 0;
 const BLOB_ZSTD = 1;
+const BLOB_AES = 0x80;
+// AES-256-GCM of a blob (crypto.ts): nonce (12 B) | ciphertext | tag (16 B), key = HMAC-SHA-256(data key, chunk id).
+const NONCE = 12;
+const TAG = 16;
 
 let zeros = new Uint8Array(0);
 let cctx = null;
@@ -21,13 +25,17 @@ function isZero(view) {
   return Buffer.compare(view, zeros.subarray(0, view.length)) === 0;
 }
 
+function chunkKey(dataKey, id) {
+  return createHmac('sha256', dataKey).update(Buffer.from(id, 'hex')).digest();
+}
+
 /**
- * SHA-256 and zero-check of each chunk in the first `length` bytes of `buffer` (chunks of
- * `chunkSize`, the last one maybe short). Returns the digests (32 bytes each, zeros for all-zero
- * chunks) and a flag per chunk (1 = all zeros).
+ * SHA-256 (HMAC-SHA-256 with `idKey` in an encrypted repository) and zero-check of each chunk in the
+ * `length` bytes of `buffer` from `base` (chunks of `chunkSize`, the last one maybe short). Returns
+ * the digests (32 bytes each, zeros for all-zero chunks) and a flag per chunk (1 = all zeros).
  */
-export function hash({ buffer, length, chunkSize }) {
-  const data = Buffer.from(buffer, 0, length);
+export function hash({ buffer, length, chunkSize, base = 0, idKey = null }) {
+  const data = Buffer.from(buffer, base, length);
   const count = Math.ceil(length / chunkSize);
   const digests = new Uint8Array(count * 32);
   const zero = new Uint8Array(count);
@@ -37,7 +45,7 @@ export function hash({ buffer, length, chunkSize }) {
       zero[i] = 1;
       continue;
     }
-    digests.set(createHash('sha256').update(view).digest(), i * 32);
+    digests.set((idKey ? createHmac('sha256', idKey) : createHash('sha256')).update(view).digest(), i * 32);
   }
   return { digests, zero };
 }
@@ -45,10 +53,12 @@ export function hash({ buffer, length, chunkSize }) {
 /**
  * zstd of the chunks at `offsets`/`lengths` of `buffer` (increasing offsets), stored back to back
  * from the start of `buffer` itself: a chunk's output never reaches past the chunk's own input, so
- * the chunks still to come are intact. A chunk that does not shrink is stored raw. Returns the bytes
- * used at the start of `buffer` and per chunk the stored length and flags.
+ * the chunks still to come are intact. A chunk that does not shrink is stored raw. With `dataKey`
+ * (encrypted repository; `ids` the chunks' ids) each stored chunk is then sealed with AES-256-GCM,
+ * 28 bytes more per chunk: the caller leaves that much room before the first chunk. Returns the
+ * bytes used at the start of `buffer` and per chunk the stored length and flags.
  */
-export function compress({ buffer, offsets, lengths, level }) {
+export function compress({ buffer, offsets, lengths, level, ids = null, dataKey = null }) {
   const data = new Uint8Array(buffer);
   const stored = new Array(lengths.length);
   const flags = new Array(lengths.length);
@@ -59,7 +69,23 @@ export function compress({ buffer, offsets, lengths, level }) {
     const bound = zstd.compressBound(src.length);
     if (scratch.length < bound) scratch = new Uint8Array(bound);
     const n = cctx.compress(scratch, src, level);
-    if (n < src.length) {
+    if (dataKey) {
+      const inner = n < src.length ? scratch.subarray(0, n) : src;
+      const nonce = randomFillSync(Buffer.alloc(NONCE));
+      const cipher = createCipheriv('aes-256-gcm', chunkKey(dataKey, ids[i]), nonce);
+      const sealed = cipher.update(inner);
+      cipher.final();
+      const tag = cipher.getAuthTag();
+      const limit = i + 1 < offsets.length ? offsets[i + 1] : data.length;
+      if (pos + NONCE + sealed.length + TAG > limit) {
+        throw new Error('compress: no room for the encryption overhead');
+      }
+      data.set(nonce, pos);
+      data.set(sealed, pos + NONCE);
+      data.set(tag, pos + NONCE + sealed.length);
+      stored[i] = NONCE + sealed.length + TAG;
+      flags[i] = (n < src.length ? BLOB_ZSTD : BLOB_RAW) | BLOB_AES;
+    } else if (n < src.length) {
       data.set(scratch.subarray(0, n), pos);
       stored[i] = n;
       flags[i] = BLOB_ZSTD;
@@ -75,11 +101,13 @@ export function compress({ buffer, offsets, lengths, level }) {
 
 /**
  * Decompresses the blobs of `buffer` into `out` (back to back, at least as large as the raw lengths
- * of the compressed ones together) and checks each one's SHA-256 against its id. A raw (uncompressed)
- * blob is checked where it lies, not copied. Returns, per blob, where its data is (`at`: offset in
- * `out`, or -1 for in place in `buffer`) and null or the reason it is damaged.
+ * of the compressed and the encrypted ones together) and checks each one's SHA-256 (HMAC-SHA-256
+ * with `idKey`) against its id. Encrypted blobs (flag bit 7) are opened with their key from
+ * `dataKey` first (a wrong key or damage fails the GCM tag). A raw, unencrypted blob is checked where
+ * it lies, not copied. Returns, per blob, where its data is (`at`: offset in `out`, or -1 for in
+ * place in `buffer`) and null or the reason it is damaged.
  */
-export function decompress({ buffer, out, blobs }) {
+export function decompress({ buffer, out, blobs, idKey = null, dataKey = null }) {
   const data = new Uint8Array(buffer);
   const raw = Buffer.from(out);
   const errors = new Array(blobs.length).fill(null);
@@ -88,8 +116,31 @@ export function decompress({ buffer, out, blobs }) {
   let pos = 0;
   for (let i = 0; i < blobs.length; i++) {
     const { offset, storedLength, rawLength, flags, id } = blobs[i];
-    const src = data.subarray(offset, offset + storedLength);
+    let src = data.subarray(offset, offset + storedLength);
     let plain;
+    if (flags & BLOB_AES) {
+      if (!dataKey) {
+        errors[i] = 'encrypted blob in an unencrypted repository';
+        continue;
+      }
+      if (storedLength < NONCE + TAG) {
+        errors[i] = `stored ${storedLength} bytes: too short for an encrypted chunk`;
+        continue;
+      }
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', chunkKey(dataKey, id), src.subarray(0, NONCE));
+        decipher.setAuthTag(src.subarray(storedLength - TAG));
+        const opened = decipher.update(src.subarray(NONCE, storedLength - TAG));
+        decipher.final();
+        src = opened;
+      } catch {
+        errors[i] = 'does not decrypt with the repository key (damaged or tampered with)';
+        continue;
+      }
+    } else if (dataKey) {
+      errors[i] = 'unencrypted blob in an encrypted repository';
+      continue;
+    }
     try {
       if ((flags & 0x0f) === BLOB_ZSTD) {
         plain = raw.subarray(pos, pos + rawLength);
@@ -101,11 +152,19 @@ export function decompress({ buffer, out, blobs }) {
         at[i] = pos;
         pos += rawLength;
       } else if ((flags & 0x0f) === BLOB_RAW) {
-        if (storedLength !== rawLength) {
-          errors[i] = `stored ${storedLength} bytes for a raw chunk of ${rawLength}`;
+        if (src.length !== rawLength) {
+          errors[i] = `stored ${src.length} bytes for a raw chunk of ${rawLength}`;
           continue;
         }
-        plain = src;
+        if (flags & BLOB_AES) {
+          // Decrypted into a fresh buffer: handed back in `out` like a decompressed one.
+          plain = raw.subarray(pos, pos + rawLength);
+          plain.set(src);
+          at[i] = pos;
+          pos += rawLength;
+        } else {
+          plain = src;
+        }
       } else {
         errors[i] = `unknown blob flags ${flags}`;
         continue;
@@ -114,7 +173,7 @@ export function decompress({ buffer, out, blobs }) {
       errors[i] = `cannot decompress: ${error instanceof Error ? error.message : String(error)}`;
       continue;
     }
-    const digest = createHash('sha256').update(plain).digest('hex');
+    const digest = (idKey ? createHmac('sha256', idKey) : createHash('sha256')).update(plain).digest('hex');
     if (digest !== id) errors[i] = `digest mismatch (stored data hashes to ${digest})`;
   }
   return { errors, at };

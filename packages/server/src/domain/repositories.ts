@@ -1,6 +1,6 @@
-import type { DataPlane, Repository } from '../dataplane/index.js';
+import { type DataPlane, type Repository, RepositoryKeyError } from '../dataplane/index.js';
 import type { Db } from '../db/client.js';
-import { badRequest } from './errors.js';
+import { badRequest, DomainError } from './errors.js';
 
 const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -30,11 +30,25 @@ export class RepositoryDirectory {
   }
 
   forContainer(container: string | null | undefined): Promise<Repository> {
-    return this.dataPlane.openRepository(this.urlFor(container));
+    return this.open(this.urlFor(container));
   }
 
   async byId(repositoryId: string): Promise<Repository> {
     const row = await this.prisma.repository.findUniqueOrThrow({ where: { id: repositoryId } });
-    return this.dataPlane.openRepository(row.url);
+    return this.open(row.url);
+  }
+
+  /** A missing or wrong repository key is the operator's to fix: said as it is, not as "internal error". */
+  private async open(url: string): Promise<Repository> {
+    try {
+      return await this.dataPlane.openRepository(url);
+    } catch (error) {
+      if (error instanceof RepositoryKeyError) {
+        throw new DomainError('INTERNAL', `The backup repository cannot be opened: ${error.message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 }

@@ -52,7 +52,11 @@ describe('repositories', () => {
     try {
       await rm(h.repositoryDir, { recursive: true, force: true });
       await expect(other.openRepository(h.repositoryUrl)).rejects.toThrow(/database knows id/);
-      await expect(other.openRepository('s3://bucket/prefix')).rejects.toThrow(/unsupported scheme/);
+      await expect(other.openRepository('ftp://host/prefix')).rejects.toThrow(/unsupported scheme/);
+      // s3:// and swift:// are supported; Swift needs a Keystone session to be given.
+      await expect(other.openRepository('swift://container/prefix')).rejects.toThrow(
+        /no Swift access configured/,
+      );
     } finally {
       await other.close();
     }

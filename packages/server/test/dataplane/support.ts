@@ -9,6 +9,7 @@ import {
   createFileStorageDriver,
   type DataPlane,
   type Repository,
+  type RepositoryOptions,
   type StorageDriver,
 } from '../../src/dataplane/index.js';
 import { FileVolumeLab, sha256OfFile } from '../../src/dataplane/testing.js';
@@ -39,15 +40,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A temp dir with a `file` volume directory and a repository, a fresh database and a data plane. */
-export async function createHarness(options: { threads?: number } = {}): Promise<Harness> {
+/**
+ * A temp dir with a `file` volume directory and a repository, a fresh database and a data plane.
+ * `repository`: another repository URL (e.g. s3://) and its options (backends, key).
+ */
+export async function createHarness(
+  options: { threads?: number; repository?: { url?: string; options?: RepositoryOptions } } = {},
+): Promise<Harness> {
   const db = await createTestDatabase();
   const root = await mkdtemp(path.join(os.tmpdir(), 'dataplane-test-'));
   const lab = new FileVolumeLab(path.join(root, 'volumes'));
   const driver = createFileStorageDriver({ dir: lab.dir });
-  const plane = createDataPlane({ prisma: db.prisma, threads: options.threads ?? 2 });
+  const plane = createDataPlane({
+    prisma: db.prisma,
+    threads: options.threads ?? 2,
+    repositories: options.repository?.options,
+  });
   const repositoryDir = path.join(root, 'repository');
-  const repositoryUrl = pathToFileURL(repositoryDir).href;
+  const repositoryUrl = options.repository?.url ?? pathToFileURL(repositoryDir).href;
   const repository = await plane.openRepository(repositoryUrl);
   const h: Harness = {
     db,

@@ -5,6 +5,7 @@ import {
   type BackupActionName,
   backupActions,
   createBackupRequest,
+  importRepositoryRequest,
   listBackupsQuery,
 } from '../schemas/volume-backups.js';
 import { parseOr400 } from '../validation.js';
@@ -76,6 +77,28 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
         return { backup: { id: backup.id } };
       }
     }
+  });
+
+  // Extension (admin): recovery without the database — the backups of a repository are recorded
+  // again from its manifests, and the chunk index from its packs. Synchronous; safe to repeat.
+  app.post('/volume/backup/import', async (request, reply) => {
+    const { import: args } = parseOr400(importRepositoryRequest, request.body ?? {}, 'request body');
+    const report = await core.recovery.importRepository(callerOf(request), {
+      container: args?.container ?? null,
+    });
+    reply.code(201);
+    return {
+      import: {
+        repository_id: report.repositoryId,
+        repository_url: report.url,
+        imported: report.imported,
+        already_known: report.alreadyKnown,
+        skipped: report.skipped.map((s) => ({ backup_id: s.backupId, reason: s.reason })),
+        indexed_packs: report.index.indexedPacks,
+        indexed_chunks: report.index.indexedChunks,
+        damaged_packs: report.index.damagedPacks.map((d) => ({ pack_id: d.packId, reason: d.reason })),
+      },
+    };
   });
 
   app.delete('/volume/backup/:id', async (request, reply) => {

@@ -21,6 +21,11 @@ export const createBackupRequest = z.object({
   ),
 });
 
+/** `POST /volume/backup/import` (extension, admin): `{"import": {"container": <name> | null}}` or `{}`. */
+export const importRepositoryRequest = z.object({
+  import: z.strictObject({ container: name255.nullish() }, { error: 'expected an object' }).nullish(),
+});
+
 export const updateBackupArgs = z.strictObject(
   { name: name255.nullish(), description: name255.nullish(), metadata: metadata.optional() },
   { error: 'expected an object' },

@@ -7,6 +7,8 @@
 // volume-backups:<id>  one backup of a volume at a time, so each incremental builds on the one before
 // backup:<id>          a backup's data: deletion is exclusive; restore and verify share it
 // repository:<id>      garbage collection is exclusive; everything that reads or writes chunks shares it
+// instance:<id>        an instance's snapshot, backup or the rollback of one of its volumes, one at a
+//                      time (see ../instances/locks.ts)
 
 interface Keys {
   exclusiveKeys: string[];
@@ -38,7 +40,8 @@ export const gcKeys = (k: { repositoryId: string }): Keys => ({
   sharedKeys: [],
 });
 
-export const rollbackKeys = (k: { volumeId: string }): Keys => ({
-  exclusiveKeys: [`volume:${k.volumeId}`],
+/** A rollback also holds the instances using the volume: their Nova lock is the rollback's. */
+export const rollbackKeys = (k: { volumeId: string; instanceIds?: string[] }): Keys => ({
+  exclusiveKeys: [`volume:${k.volumeId}`, ...(k.instanceIds ?? []).map((id) => `instance:${id}`)],
   sharedKeys: [],
 });

@@ -8,6 +8,7 @@ import type { OpenStackCloud } from '../../openstack/cloud.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { keyset, MAX_PAGE_SIZE, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
+import { listScope, lookupScope } from '../visibility.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
 
 /** A backup as the domain hands it to transports. */
@@ -71,7 +72,8 @@ export interface RestoreToNewVolumeArgs {
 }
 
 const BACKUPABLE_VOLUME_STATUSES = new Set(['available', 'in-use']);
-const DELETABLE: VolumeBackupStatus[] = ['available', 'error', 'error_deleting'];
+/** Statuses a backup may be deleted from (also by an instance backup's deletion). */
+export const DELETABLE_BACKUP_STATUSES: VolumeBackupStatus[] = ['available', 'error', 'error_deleting'];
 const RESTORABLE: VolumeBackupStatus[] = ['available', 'restoring'];
 
 interface Deps {
@@ -99,9 +101,7 @@ export class VolumeBackupService {
     caller: Caller,
     query: ListVolumeBackupsQuery,
   ): Promise<{ backups: VolumeBackupRecord[]; more: boolean }> {
-    if (query.allTenants && !isAdmin(caller))
-      throw forbidden("Policy doesn't allow all_tenants to be used by non-admin users.");
-    const scope: Prisma.VolumeBackupWhereInput = query.allTenants ? {} : { projectId: caller.projectId };
+    const scope: Prisma.VolumeBackupWhereInput = listScope(caller, query.allTenants);
     const filters: Prisma.VolumeBackupWhereInput = {
       ...scope,
       ...(query.status ? { status: query.status } : {}),
@@ -138,6 +138,7 @@ export class VolumeBackupService {
     const volume = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
     if (!volume) throw notFound(`Volume ${args.volume_id} could not be found.`);
     if (!BACKUPABLE_VOLUME_STATUSES.has(volume.status)) {
+      await this.refuseDuringRollback(volume.id);
       throw badRequest(
         `Invalid volume: Volume to be backed up must be available or in-use, but the current status is "${volume.status}".`,
       );
@@ -218,9 +219,14 @@ export class VolumeBackupService {
     if (options.force && !isAdmin(caller))
       throw forbidden("Policy doesn't allow backup:force_delete to be performed.");
     const backup = await this.visible(caller, id);
+    if (backup.instanceBackupId && !options.force) {
+      throw conflict(
+        `Backup ${backup.id} is part of instance backup ${backup.instanceBackupId}: delete the instance backup (DELETE /instance/backup/${backup.instanceBackupId}).`,
+      );
+    }
     const from: VolumeBackupStatus[] = options.force
       ? ['available', 'error', 'error_deleting', 'creating', 'restoring']
-      : DELETABLE;
+      : DELETABLE_BACKUP_STATUSES;
     const deleted = await this.deps.prisma.$transaction(async (tx) => {
       const { count } = await tx.volumeBackup.updateMany({
         where: { id: backup.id, status: { in: from } },
@@ -413,11 +419,29 @@ export class VolumeBackupService {
     this.deps.wakeJobs();
   }
 
+  /**
+   * A rollback holds the volume in `maintenance` while it runs: that is a conflict with our own job
+   * (409 naming it, worth retrying), not the caller's bad input.
+   */
+  private async refuseDuringRollback(volumeId: string) {
+    const rollback = await this.deps.prisma.job.findFirst({
+      where: {
+        kind: 'volume_rollback',
+        status: { in: ['queued', 'running'] },
+        exclusiveKeys: { has: `volume:${volumeId}` },
+      },
+      select: { id: true },
+    });
+    if (rollback) {
+      throw conflict(
+        `Volume ${volumeId} is being rolled back (job ${rollback.id}); back it up when the rollback has finished.`,
+      );
+    }
+  }
+
   /** The caller's backup (an admin's: anyone's), or 404 — never 403, so ids of others leak nothing. */
   private async visible(caller: Caller, id: string): Promise<VolumeBackup> {
-    const backup = await this.deps.prisma.volumeBackup.findFirst({
-      where: { id, ...(isAdmin(caller) ? {} : { projectId: caller.projectId }) },
-    });
+    const backup = await this.deps.prisma.volumeBackup.findFirst({ where: { id, ...lookupScope(caller) } });
     if (!backup) throw notFound(`Backup ${id} could not be found.`);
     return backup;
   }

@@ -1,5 +1,7 @@
 import { defineJob, type JobHandler } from '../../../jobs/engine.js';
 import { JobFailedError } from '../../../jobs/errors.js';
+import { backupRecordOf } from '../../recovery.js';
+import { keepBackupPoint, releaseBackupPoints, releaseOlderBackupPoints } from './backup-points.js';
 import { temporarySnapshotName, type VolumeBackupJobDeps } from './deps.js';
 import { deleteServiceSnapshot, findOrCreateServiceSnapshot, waitForSnapshotAvailable } from './snapshots.js';
 
@@ -10,6 +12,8 @@ type CreateState = {
   /** Whether `snapshotId` is ours to delete afterwards. */
   temporarySnapshot?: boolean;
   dataTimestamp?: string;
+  /** Bytes the read step took from the storage (rbd: the diff stream), for tests and operators. */
+  readBytes?: number;
 };
 
 /**
@@ -73,6 +77,10 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             repository,
             backupId: backup.id,
             volumeId: backup.volumeId,
+            record: backupRecordOf(backup, {
+              dataSnapshotId: snapshotId,
+              dataTimestamp: state.dataTimestamp ?? null,
+            }),
             source,
             parent: parent ? { backupId: parent.id, snapshotId: parent.dataSnapshotId } : undefined,
             signal: ctx.signal,
@@ -104,16 +112,25 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
           },
         });
         await ctx.progress(result.sizeBytes, result.sizeBytes);
-        await ctx.advance('cleanup');
+        await ctx.advance('cleanup', { readBytes: result.readBytes });
       }
 
       if (ctx.step === 'cleanup') {
-        if (state.temporarySnapshot && state.snapshotId)
+        if (state.temporarySnapshot && state.snapshotId) {
+          // Its point in time stays in the storage as the next incremental's base (rbd).
+          await keepBackupPoint(deps, ctx.log, {
+            volumeId: backup.volumeId,
+            snapshotId: state.snapshotId,
+            backupId: backup.id,
+          });
           await deleteServiceSnapshot(deps, state.snapshotId, ctx.signal);
+        }
         await ctx.advance('finish');
       }
 
       if (ctx.step === 'finish') {
+        // The next incremental builds on this backup: the older ones' points in time can go.
+        await releaseOlderBackupPoints(deps, ctx.log, backup);
         await deps.prisma.volumeBackup.updateMany({
           where: { id: backup.id, status: 'creating' },
           data: { status: 'available', progress: 100, failReason: null },
@@ -138,6 +155,8 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
         }
       }
       if (ctx.job.volumeBackupId) {
+        const failed = await deps.prisma.volumeBackup.findUnique({ where: { id: ctx.job.volumeBackupId } });
+        if (failed) await releaseBackupPoints(deps, ctx.log, failed.volumeId, [failed.id]);
         await deps.prisma.volumeBackup.updateMany({
           where: { id: ctx.job.volumeBackupId, status: 'creating' },
           data: { status: 'error', failReason: reason },

@@ -1,5 +1,6 @@
 import { JobEngine, type JobHandler } from '../../../jobs/engine.js';
 import { gcKeys } from '../locks.js';
+import { releaseBackupPoints } from './backup-points.js';
 import type { VolumeBackupJobDeps } from './deps.js';
 
 /**
@@ -18,6 +19,7 @@ export function deleteBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       if (!backup) return;
       const repository = await deps.repositories.byId(backup.repositoryId);
       await deps.dataPlane.deleteBackup({ repository, backupId });
+      await releaseBackupPoints(deps, ctx.log, backup.volumeId, [backupId]);
       await deps.prisma.$transaction(async (tx) => {
         await tx.volumeBackup.deleteMany({ where: { id: backupId } });
         const pending = await tx.job.count({
