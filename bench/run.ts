@@ -25,6 +25,7 @@ import { seedBackups, type WrkResult, wrk } from './lib/api.js';
 import { writeChangeSet, writeDataset } from './lib/dataset.js';
 import { BenchClient } from './lib/openstack.js';
 import { borg, type Peer, restic } from './lib/peers.js';
+import { repositoryBackends } from './lib/repositories.js';
 import { repoRoot, startBenchService } from './lib/service.js';
 
 const { values: args } = parseArgs({
@@ -36,6 +37,9 @@ const { values: args } = parseArgs({
     'no-api': { type: 'boolean', default: false },
     'api-seconds': { type: 'string', default: '10' },
     'size-mib': { type: 'string', default: '1024' },
+    // Backup and restore throughput per repository backend (issue 10): file, and S3 when an S3
+    // endpoint answers (S3_ENDPOINT, default the rig's RGW at http://127.0.0.1:7480).
+    repositories: { type: 'string', default: 'auto' },
   },
 });
 
@@ -176,8 +180,10 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
         `[${mode}] GET /v1/volume/backup?limit=100: ${list.requestsPerSecond} req/s, p50 ${list.p50Ms} ms, p99 ${list.p99Ms} ms`,
       );
       const volumeId = await client.createVolume(1);
-      const direct = await wrk(client.cinder(`/volumes/${volumeId}`), client.token, seconds);
-      const passthrough = await wrk(`${service.url}/v1/volume/${volumeId}`, client.token, seconds);
+      // Latency added by the passthrough: one connection, so the medians are service times, not the
+      // queueing of a saturated 2-core machine.
+      const direct = await wrk(client.cinder(`/volumes/${volumeId}`), client.token, seconds, 1);
+      const passthrough = await wrk(`${service.url}/v1/volume/${volumeId}`, client.token, seconds, 1);
       log(`[${mode}] passthrough p50 ${passthrough.p50Ms} ms vs direct ${direct.p50Ms} ms`);
       result.api = { list, passthrough, direct };
     }
@@ -346,6 +352,8 @@ for (const [i, mode] of modes.entries()) results.push(await benchMode(mode, !arg
 // Peers do not depend on how the service stores its records: measured once, compared with every mode.
 for (const result of results.slice(1)) result.peers = results[0]?.peers ?? {};
 const { table, summary } = summarise(results);
+const repositories = await repositoryBackends(args.repositories ?? 'auto', sizeBytes / MiB, runs, log);
+(summary as Record<string, unknown>).repositories = repositories.rows;
 const resultsDir = path.join(repoRoot, 'bench', 'results');
 await mkdir(resultsDir, { recursive: true });
 const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -353,5 +361,5 @@ await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 else
   process.stdout.write(
-    `\n${table}\n\n(medians of ${runs} run(s); JSON in ${path.relative(repoRoot, file)})\n`,
+    `\n${table}\n\n${repositories.table}\n\n(medians of ${runs} run(s); JSON in ${path.relative(repoRoot, file)})\n`,
   );

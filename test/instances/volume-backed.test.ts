@@ -15,6 +15,8 @@ let serverId: string;
 let boot: string;
 let data1: string;
 let data2: string;
+/** Device names as Nova gave them (libvirt: /dev/vda…; the rig's FakeDriver: /dev/sda…). */
+let device: Record<string, string>;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -24,6 +26,11 @@ beforeAll(async () => {
   data2 = await stack.cinder.createVolume('demo', 2, 'data2');
   for (const volume of [boot, data1, data2]) await stack.cinder.write(volume, 0, randomBytes(MiB));
   serverId = await nova.createServer('demo', { name: 'web-1', bootVolumeId: boot, volumes: [data1, data2] });
+  const { body } = await nova.request('demo', 'GET', `/servers/${serverId}/os-volume_attachments`);
+  device = Object.fromEntries(
+    body.volumeAttachments.map((a: { volumeId: string; device: string }) => [a.volumeId, a.device]),
+  );
+  expect(new Set(Object.values(device)).size).toBe(3);
 });
 afterAll(() => stack?.close());
 
@@ -83,9 +90,9 @@ describe.each(['ACTIVE', 'PAUSED', 'SUSPENDED', 'SHUTOFF'] as const)('an instanc
       metadata: { why: 'test' },
     });
     expect(done.volume_snapshots).toEqual([
-      { volume_id: boot, snapshot_id: expect.any(String), device: '/dev/vda', boot_index: 0 },
-      { volume_id: data1, snapshot_id: expect.any(String), device: '/dev/vdb', boot_index: null },
-      { volume_id: data2, snapshot_id: expect.any(String), device: '/dev/vdc', boot_index: null },
+      { volume_id: boot, snapshot_id: expect.any(String), device: device[boot], boot_index: 0 },
+      { volume_id: data1, snapshot_id: expect.any(String), device: device[data1], boot_index: null },
+      { volume_id: data2, snapshot_id: expect.any(String), device: device[data2], boot_index: null },
     ]);
     for (const entry of done.volume_snapshots) {
       // The caller's own snapshot (visible to the caller), holding the volume's data at that moment.
@@ -99,14 +106,14 @@ describe.each(['ACTIVE', 'PAUSED', 'SUSPENDED', 'SHUTOFF'] as const)('an instanc
       name: 'web-1',
       status,
       image: null,
-      root_device_name: '/dev/vda',
+      root_device_name: device[boot],
       flavor: expect.objectContaining({ original_name: 'm1.tiny' }),
       block_device_mapping: [
-        expect.objectContaining({ volume_id: boot, device_name: '/dev/vda', boot_index: 0 }),
-        expect.objectContaining({ volume_id: data1, device_name: '/dev/vdb', boot_index: null }),
+        expect.objectContaining({ volume_id: boot, device_name: device[boot], boot_index: 0 }),
+        expect.objectContaining({ volume_id: data1, device_name: device[data1], boot_index: null }),
         expect.objectContaining({
           volume_id: data2,
-          device_name: '/dev/vdc',
+          device_name: device[data2],
           boot_index: null,
           volume_size: 2,
         }),
@@ -125,9 +132,9 @@ describe.each(['ACTIVE', 'PAUSED', 'SUSPENDED', 'SHUTOFF'] as const)('an instanc
     const done = await waitForInstanceArtifact(stack, 'demo', 'backup', body.backup.id);
     expect(done).toMatchObject({ status: 'available', image_backup_id: null, instance_id: serverId });
     expect(done.volume_backups).toEqual([
-      { volume_id: boot, backup_id: expect.any(String), device: '/dev/vda', boot_index: 0 },
-      { volume_id: data1, backup_id: expect.any(String), device: '/dev/vdb', boot_index: null },
-      { volume_id: data2, backup_id: expect.any(String), device: '/dev/vdc', boot_index: null },
+      { volume_id: boot, backup_id: expect.any(String), device: device[boot], boot_index: 0 },
+      { volume_id: data1, backup_id: expect.any(String), device: device[data1], boot_index: null },
+      { volume_id: data2, backup_id: expect.any(String), device: device[data2], boot_index: null },
     ]);
     const incrementalExpected = previous.body.backups.length > 0;
     for (const entry of done.volume_backups) {

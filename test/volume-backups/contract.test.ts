@@ -104,6 +104,17 @@ describe('/v1/volume/backup', () => {
     expect(body.backups_links).toBeUndefined();
   });
 
+  it('a listed backup is exactly its GET /<id> view (PostgreSQL renders lists, TypeScript single rows)', async () => {
+    const { status, body, headers } = await stack.v1('demo', 'GET', '/volume/backup');
+    expect(status).toBe(200);
+    expect(headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(body.backups.some((b: { has_dependent_backups: boolean }) => b.has_dependent_backups)).toBe(true);
+    for (const listed of body.backups) {
+      const shown = await stack.v1('demo', 'GET', `/volume/backup/${listed.id}`);
+      expect(listed).toStrictEqual(shown.body.backup);
+    }
+  });
+
   it('pages with limit and marker, and links the next page while more remain', async () => {
     const first = await stack.v1('demo', 'GET', '/volume/backup?limit=3&sort=created_at:asc');
     expect(first.body.backups.map((b: { id: string }) => b.id)).toEqual(ids.slice(0, 3));

@@ -9,6 +9,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { keyset, MAX_PAGE_SIZE, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
 import { listScope, lookupScope } from '../visibility.js';
+import { renderBackupViews } from './cinder-view-sql.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
 
 /** A backup as the domain hands it to transports. */
@@ -101,6 +102,27 @@ export class VolumeBackupService {
     caller: Caller,
     query: ListVolumeBackupsQuery,
   ): Promise<{ backups: VolumeBackupRecord[]; more: boolean }> {
+    const { rows, more } = await this.page(caller, query, undefined);
+    return { backups: await this.withDependents(rows as VolumeBackup[]), more };
+  }
+
+  /** The ids of the page `list` would answer, in order: for transports that render rows themselves. */
+  async listIds(caller: Caller, query: ListVolumeBackupsQuery): Promise<{ ids: string[]; more: boolean }> {
+    const { rows, more } = await this.page(caller, query, { id: true });
+    return { ids: rows.map((row) => row.id), more };
+  }
+
+  /** The /v1 views of these backups as one JSON array, rendered by PostgreSQL (see cinder-view-sql.ts). */
+  renderViews(ids: string[], baseUrl: string): Promise<string> {
+    return renderBackupViews(this.deps.prisma, ids, baseUrl);
+  }
+
+  /** Scope, filters, marker and keyset order of a backup list: the one place they are decided. */
+  private async page(
+    caller: Caller,
+    query: ListVolumeBackupsQuery,
+    select: { id: true } | undefined,
+  ): Promise<{ rows: Array<Pick<VolumeBackup, 'id'>>; more: boolean }> {
     const scope: Prisma.VolumeBackupWhereInput = listScope(caller, query.allTenants);
     const filters: Prisma.VolumeBackupWhereInput = {
       ...scope,
@@ -122,9 +144,9 @@ export class VolumeBackupService {
       where: { AND: [filters, page.where as Prisma.VolumeBackupWhereInput] },
       orderBy: page.orderBy as Prisma.VolumeBackupOrderByWithRelationInput[],
       take: limit + 1,
+      ...(select ? { select } : {}),
     });
-    const more = rows.length > limit;
-    return { backups: await this.withDependents(rows.slice(0, limit)), more };
+    return { rows: rows.slice(0, limit), more: rows.length > limit };
   }
 
   async get(caller: Caller, id: string): Promise<VolumeBackupRecord> {
