@@ -53,6 +53,7 @@ interface DataRun {
   fullSnapshotSeconds: number;
   fullStoredBytes: number;
   incrementalSeconds: number;
+  incrementalSnapshotSeconds: number;
   incrementalStoredBytes: number;
   restoreSeconds: number;
   byteIdentical: boolean;
@@ -72,6 +73,8 @@ interface ModeResult {
   peakRssMiB: number;
   peers: Record<string, PeerRun[]>;
   api?: { list: WrkResult; passthrough: WrkResult; direct: WrkResult };
+  /** Peak RSS while wrk ran (sampled every 50 ms). */
+  apiPeakRssMiB?: number;
 }
 
 const median = (values: number[]) => {
@@ -111,13 +114,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       const volumeFile = path.join(dataDir, 'sim', 'volumes', `volume-${volumeId}`);
 
       const full = await client.backup(volumeId);
-      const snapshotSeconds = await snapshotPhaseSeconds(
-        service.url,
-        mode,
-        externalPg?.url,
-        dataDir,
-        full.id,
-      );
+      const snapshotSeconds = await cinderSnapshotSeconds(mode, externalPg?.url, dataDir, full.id);
       log(
         `[${mode}] full backup ${full.seconds.toFixed(2)} s (of which Cinder's snapshot ${snapshotSeconds.toFixed(2)} s), stored ${full.storedBytes}`,
       );
@@ -131,7 +128,15 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
 
       await writeChangeSet(client, volumeId, sizeBytes, 100 + run);
       const incremental = await client.backup(volumeId);
-      log(`[${mode}] incremental ${incremental.seconds.toFixed(2)} s, stored ${incremental.storedBytes}`);
+      const incrementalSnapshotSeconds = await cinderSnapshotSeconds(
+        mode,
+        externalPg?.url,
+        dataDir,
+        incremental.id,
+      );
+      log(
+        `[${mode}] incremental ${incremental.seconds.toFixed(2)} s (of which Cinder's snapshot ${incrementalSnapshotSeconds.toFixed(2)} s), stored ${incremental.storedBytes}`,
+      );
       for (const [i, peer] of peers.entries()) {
         const second = await peer.backup(volumeFile);
         Object.assign(peerRuns[i] as PeerRun, {
@@ -161,6 +166,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
         fullSnapshotSeconds: snapshotSeconds,
         fullStoredBytes: full.storedBytes,
         incrementalSeconds: incremental.seconds,
+        incrementalSnapshotSeconds,
         incrementalStoredBytes: incremental.storedBytes,
         restoreSeconds: restored.seconds,
         byteIdentical,
@@ -168,7 +174,9 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       // Free the disk for the next run (the simulator keeps volumes as files).
       await client.json(client.cinder(`/volumes/${restored.volumeId}`), 'DELETE').catch(() => {});
     }
+    // The data plane's peak (the kernel's high-water mark covers the whole process life so far).
     result.peakRssMiB = service.peakRssMiB();
+    service.phasePeakRssMiB();
 
     if (!args['no-api']) {
       const databaseUrl = externalPg?.url ?? (await embeddedDatabaseUrl(dataDir));
@@ -186,8 +194,8 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       const passthrough = await wrk(`${service.url}/v1/volume/${volumeId}`, client.token, seconds, 1);
       log(`[${mode}] passthrough p50 ${passthrough.p50Ms} ms vs direct ${direct.p50Ms} ms`);
       result.api = { list, passthrough, direct };
+      result.apiPeakRssMiB = service.phasePeakRssMiB();
     }
-    result.peakRssMiB = Math.max(result.peakRssMiB, service.peakRssMiB());
   } finally {
     await service.stop();
     await externalPg?.stop();
@@ -196,9 +204,12 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
   return result;
 }
 
-/** How long Cinder took to make the point-in-time snapshot (the simulator copies the data). */
-async function snapshotPhaseSeconds(
-  _url: string,
+/**
+ * How long a backup waited for Cinder: making its point-in-time snapshot (start → read) and deleting
+ * it again (cleanup → finish). The simulator, like Cinder, takes its time for both (200 ms
+ * transitions); restic and borg read a file and wait for nothing.
+ */
+async function cinderSnapshotSeconds(
   mode: string,
   externalUrl: string | undefined,
   dataDir: string,
@@ -213,9 +224,12 @@ async function snapshotPhaseSeconds(
        WHERE j."volumeBackupId" = $1 AND j.kind = 'volume_backup_create' ORDER BY e.id`,
       [backupId],
     );
+    const at = (step: string) => rows.find((r) => r.step === step)?.at.getTime();
     const start = rows[0]?.at.getTime();
-    const read = rows.find((r) => r.step === 'read')?.at.getTime();
-    return start !== undefined && read !== undefined ? (read - start) / 1000 : 0;
+    const [read, cleanup, finish] = [at('read'), at('cleanup'), at('finish')];
+    const making = start !== undefined && read !== undefined ? read - start : 0;
+    const deleting = cleanup !== undefined && finish !== undefined ? finish - cleanup : 0;
+    return (making + deleting) / 1000;
   } finally {
     await client.end();
   }
@@ -241,10 +255,12 @@ function summarise(results: ModeResult[]) {
       fullSnapshotSeconds: m((r) => r.fullSnapshotSeconds),
       fullStoredBytes: m((r) => r.fullStoredBytes),
       incrementalSeconds: m((r) => r.incrementalSeconds),
+      incrementalSnapshotSeconds: m((r) => r.incrementalSnapshotSeconds),
       incrementalStoredBytes: m((r) => r.incrementalStoredBytes),
       restoreSeconds: m((r) => r.restoreSeconds),
       byteIdentical: result.runs.every((r) => r.byteIdentical),
       peakRssMiB: Math.round(result.peakRssMiB),
+      apiPeakRssMiB: result.apiPeakRssMiB === undefined ? undefined : Math.round(result.apiPeakRssMiB),
     };
     const peers = {
       restic: {
@@ -271,6 +287,10 @@ function summarise(results: ModeResult[]) {
         peers.restic.fullSeconds,
       ),
       incrementalVsRestic: ratio(ours.incrementalSeconds, peers.restic.incrementalSeconds),
+      incrementalWithoutCinderSnapshotVsRestic: ratio(
+        ours.incrementalSeconds - ours.incrementalSnapshotSeconds,
+        peers.restic.incrementalSeconds,
+      ),
       incrementalStoredVsRestic: ratio(ours.incrementalStoredBytes, peers.restic.incrementalStoredBytes),
       restoreVsRestic: ratio(ours.restoreSeconds, peers.restic.restoreSeconds),
     };
@@ -312,7 +332,11 @@ function summarise(results: ModeResult[]) {
         f(ours.incrementalSeconds),
         `restic ${f(peers.restic.incrementalSeconds)}, borg ${f(peers.borg.incrementalSeconds)}`,
       ],
-      ['  ratio incremental / restic', r(ratios.incrementalVsRestic, '≤ 0.1'), ''],
+      [
+        '  ratio incremental / restic',
+        r(ratios.incrementalVsRestic, '≤ 0.1'),
+        `without the snapshot (${f(ours.incrementalSnapshotSeconds)}): ${r(ratios.incrementalWithoutCinderSnapshotVsRestic, '≤ 0.1')}`,
+      ],
       [
         '  stored, incremental',
         mib(ours.incrementalStoredBytes),
@@ -324,7 +348,11 @@ function summarise(results: ModeResult[]) {
         `restic ${f(peers.restic.restoreSeconds)}; ratio ${r(ratios.restoreVsRestic, '≤ 0.5')}`,
       ],
       ['  byte-identical', String(ours.byteIdentical), ''],
-      [`[${result.mode}] service peak RSS`, `${ours.peakRssMiB} MiB`, 'target < 512 MiB'],
+      [
+        `[${result.mode}] service peak RSS`,
+        `${ours.peakRssMiB} MiB (backups, restores)`,
+        `${ours.apiPeakRssMiB ?? '—'} MiB under wrk; target < 512 MiB`,
+      ],
     );
     if (api) {
       rows.push(

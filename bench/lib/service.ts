@@ -23,6 +23,8 @@ export interface BenchService {
   simPorts: { keystone: number; cinder: number; nova: number; glance: number };
   /** Largest resident set size seen so far (MiB), sampled every 50 ms, plus the kernel's high-water mark. */
   peakRssMiB(): number;
+  /** Largest RSS sampled since the last call (MiB): the peak of one phase. */
+  phasePeakRssMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -73,8 +75,11 @@ export async function startBenchService(
     output = (output + c.toString()).slice(-20_000);
   });
   let peak = 0;
+  let phasePeak = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssMiB(child.pid));
+    const rss = rssMiB(child.pid);
+    peak = Math.max(peak, rss);
+    phasePeak = Math.max(phasePeak, rss);
   }, 50);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
@@ -90,6 +95,11 @@ export async function startBenchService(
     url,
     simPorts,
     peakRssMiB: () => Math.max(peak, highWaterMiB(child.pid)),
+    phasePeakRssMiB: () => {
+      const value = Math.max(phasePeak, rssMiB(child.pid));
+      phasePeak = 0;
+      return value;
+    },
     async stop() {
       clearInterval(sampler);
       child.kill('SIGTERM');
