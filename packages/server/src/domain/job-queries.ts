@@ -1,8 +1,8 @@
 import type { Caller } from '../auth/caller.js';
 import type { Db } from '../db/client.js';
 import type { Job, JobKind, JobStatus, Prisma } from '../generated/prisma/client.js';
-import { badRequest, notFound } from './errors.js';
-import { keyset, MAX_PAGE_SIZE, type PageRequest } from './pagination.js';
+import { notFound } from './errors.js';
+import { keysetPage, type PageRequest } from './pagination.js';
 import { listScope, lookupScope } from './visibility.js';
 
 export const JOB_SORT_KEYS = ['created_at', 'updated_at', 'status', 'kind', 'id'] as const;
@@ -46,19 +46,16 @@ export class JobQueryService {
       ...(query.instanceSnapshotId ? { instanceSnapshotId: query.instanceSnapshotId } : {}),
       ...(query.instanceBackupId ? { instanceBackupId: query.instanceBackupId } : {}),
     };
-    let markerRow: Job | null = null;
-    if (query.page.marker) {
-      markerRow = await this.deps.prisma.job.findFirst({ where: { ...scope, id: query.page.marker } });
-      if (!markerRow) throw badRequest(`Marker ${query.page.marker} could not be found.`);
-    }
-    const page = keyset(query.page.sort, SORT_COLUMNS[query.page.sort.key], markerRow ?? undefined);
-    const limit = Math.min(query.page.limit, MAX_PAGE_SIZE);
-    const rows = await this.deps.prisma.job.findMany({
-      where: { AND: [filters, page.where as Prisma.JobWhereInput] },
-      orderBy: page.orderBy as Prisma.JobOrderByWithRelationInput[],
-      take: limit + 1,
+    const { rows, more } = await keysetPage(query.page, SORT_COLUMNS[query.page.sort.key], {
+      marker: (id) => this.deps.prisma.job.findFirst({ where: { ...scope, id } }),
+      rows: ({ where, orderBy, take }) =>
+        this.deps.prisma.job.findMany({
+          where: { AND: [filters, where as Prisma.JobWhereInput] },
+          orderBy: orderBy as Prisma.JobOrderByWithRelationInput[],
+          take,
+        }),
     });
-    return { jobs: rows.slice(0, limit), more: rows.length > limit };
+    return { jobs: rows, more };
   }
 
   async get(caller: Caller, id: string): Promise<Job> {

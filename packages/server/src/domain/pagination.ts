@@ -70,3 +70,28 @@ function after(
   if (dir === 'desc' && nullable) later.push({ [column]: null });
   return { OR: later };
 }
+
+/**
+ * One page of a list: the marker row (400 when the caller cannot see it), then `limit + 1` rows after
+ * it in the sort's keyset order — the extra row only tells whether more follow.
+ */
+export async function keysetPage<K extends string, M extends Record<string, unknown> & { id: string }, R>(
+  page: PageRequest<K>,
+  column: { name: string; nullable: boolean },
+  load: {
+    /** The marker row, if the caller may see it. */
+    marker(id: string): Promise<M | null>;
+    /** Rows matching the list's filters and `after`, in `orderBy`, at most `take`. */
+    rows(after: { where: object; orderBy: object[]; take: number }): Promise<R[]>;
+  },
+): Promise<{ rows: R[]; more: boolean }> {
+  let markerRow: M | undefined;
+  if (page.marker) {
+    markerRow = (await load.marker(page.marker)) ?? undefined;
+    if (!markerRow) throw badRequest(`Marker ${page.marker} could not be found.`);
+  }
+  const { where, orderBy } = keyset(page.sort, column, markerRow);
+  const limit = Math.min(page.limit, MAX_PAGE_SIZE);
+  const rows = await load.rows({ where, orderBy, take: limit + 1 });
+  return { rows: rows.slice(0, limit), more: rows.length > limit };
+}

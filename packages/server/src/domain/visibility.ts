@@ -1,4 +1,4 @@
-import { type Caller, isAdmin } from '../auth/caller.js';
+import { type Caller, canWrite, isAdmin } from '../auth/caller.js';
 import { forbidden } from './errors.js';
 
 /**
@@ -19,4 +19,10 @@ export function listScope(caller: Caller, allTenants = false): { projectId?: str
  */
 export function lookupScope(caller: Caller): { projectId?: string } {
   return isAdmin(caller) ? {} : { projectId: caller.projectId };
+}
+
+/** Every write: the reader role may only read. */
+export function assertWriter(caller: Caller) {
+  if (!canWrite(caller))
+    throw forbidden("Policy doesn't allow this operation to be performed: the reader role may only read.");
 }

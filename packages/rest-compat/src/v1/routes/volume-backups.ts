@@ -1,8 +1,8 @@
-import { badRequest, VolumeBackupService } from '@backup-service/server';
+import { VolumeBackupService } from '@backup-service/server';
 import type { FastifyInstance } from 'fastify';
+import { nextLink, singleAction } from '../actions.js';
 import { baseUrl, callerOf, idParam, type V1Options } from '../context.js';
 import {
-  type BackupActionName,
   backupActions,
   createBackupRequest,
   importRepositoryRequest,
@@ -33,7 +33,7 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
     const last = ids.at(-1);
     const links =
       more && last
-        ? `,"backups_links":${JSON.stringify([{ rel: 'next', href: nextHref(base, request.query, limit, last) }])}`
+        ? `,"backups_links":${JSON.stringify(nextLink(base, '/volume/backup', request.query, limit, last))}`
         : '';
     return reply.type('application/json; charset=utf-8').send(`{"backups":${views}${links}}`);
   });
@@ -53,7 +53,7 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
   app.post('/volume/backup/:id/action', async (request, reply) => {
     const id = idParam(request, 'backup');
     const caller = callerOf(request);
-    const [name, args] = singleAction(request.body);
+    const [name, args] = singleAction(request.body, backupActions, 'Backup');
     reply.code(201);
     switch (name) {
       case 'update': {
@@ -108,30 +108,4 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
     reply.code(201);
     return { backup: { id: backup.id } };
   });
-}
-
-function singleAction(body: unknown): [BackupActionName, unknown] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('Invalid request body: expected an object with one action, e.g. {"update": {...}}.');
-  }
-  const keys = Object.keys(body);
-  if (keys.length !== 1) {
-    throw badRequest(
-      `Invalid request body: expected exactly one action, got ${keys.length ? keys.join(', ') : 'none'}.`,
-    );
-  }
-  const [name] = keys as [string];
-  if (!(name in backupActions)) {
-    throw badRequest(
-      `Unknown action: ${JSON.stringify(name)}. Backup actions are ${Object.keys(backupActions).join(', ')}.`,
-    );
-  }
-  return [name as BackupActionName, (body as Record<string, unknown>)[name]];
-}
-
-function nextHref(base: string, query: unknown, limit: number, marker: string) {
-  const params = new URLSearchParams(query as Record<string, string>);
-  params.set('limit', String(limit));
-  params.set('marker', marker);
-  return `${base}/v1/volume/backup?${params}`;
 }

@@ -6,16 +6,11 @@ import { JobEngine } from '../../jobs/engine.js';
 import type { OpenStackCloud } from '../../openstack/cloud.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { inspectInstance } from '../instances/inspect.js';
-import {
-  assertWriter,
-  type ListInstanceArtifactsQuery,
-  listPage,
-  listScope,
-  visibleTo,
-} from '../instances/listing.js';
+import { type ListInstanceArtifactsQuery, listScope, sortColumn, visibleTo } from '../instances/listing.js';
 import { instanceBackupCreateKeys, instanceBackupDeleteKeys } from '../instances/locks.js';
-import { MAX_PAGE_SIZE } from '../pagination.js';
+import { keysetPage } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
+import { assertWriter } from '../visibility.js';
 import { backupKeys, deleteKeys, verifyKeys } from '../volume-backups/locks.js';
 import { DELETABLE_BACKUP_STATUSES } from '../volume-backups/service.js';
 
@@ -79,21 +74,16 @@ export class InstanceBackupService {
     query: ListInstanceArtifactsQuery,
   ): Promise<{ backups: InstanceBackup[]; more: boolean }> {
     const { scope, filters } = listScope(caller, query);
-    let markerRow: InstanceBackup | null = null;
-    if (query.page.marker) {
-      markerRow = await this.deps.prisma.instanceBackup.findFirst({
-        where: { ...scope, id: query.page.marker },
-      });
-      if (!markerRow) throw badRequest(`Marker ${query.page.marker} could not be found.`);
-    }
-    const page = listPage(query, markerRow ?? undefined);
-    const limit = Math.min(query.page.limit, MAX_PAGE_SIZE);
-    const rows = await this.deps.prisma.instanceBackup.findMany({
-      where: { AND: [filters, page.where as Prisma.InstanceBackupWhereInput] },
-      orderBy: page.orderBy as Prisma.InstanceBackupOrderByWithRelationInput[],
-      take: limit + 1,
+    const { rows, more } = await keysetPage(query.page, sortColumn(query), {
+      marker: (id) => this.deps.prisma.instanceBackup.findFirst({ where: { ...scope, id } }),
+      rows: ({ where, orderBy, take }) =>
+        this.deps.prisma.instanceBackup.findMany({
+          where: { AND: [filters, where as Prisma.InstanceBackupWhereInput] },
+          orderBy: orderBy as Prisma.InstanceBackupOrderByWithRelationInput[],
+          take,
+        }),
     });
-    return { backups: rows.slice(0, limit), more: rows.length > limit };
+    return { backups: rows, more };
   }
 
   async get(caller: Caller, id: string): Promise<InstanceBackup> {

@@ -4,19 +4,19 @@ import type { Db } from '../../db/client.js';
 import type { InstanceArtifactStatus, InstanceSnapshot, Prisma } from '../../generated/prisma/client.js';
 import { JobEngine } from '../../jobs/engine.js';
 import type { OpenStackCloud } from '../../openstack/cloud.js';
-import { badRequest, conflict, notFound, toDomainError } from '../errors.js';
+import { conflict, notFound, toDomainError } from '../errors.js';
 import { holdUntil, releaseHeldJob } from '../held-jobs.js';
 import { inspectInstance } from '../instances/inspect.js';
 import {
-  assertWriter,
   captureNames,
   type ListInstanceArtifactsQuery,
-  listPage,
   listScope,
+  sortColumn,
   visibleTo,
 } from '../instances/listing.js';
 import { instanceSnapshotCreateKeys, instanceSnapshotDeleteKeys } from '../instances/locks.js';
-import { MAX_PAGE_SIZE } from '../pagination.js';
+import { keysetPage } from '../pagination.js';
+import { assertWriter } from '../visibility.js';
 
 /** One volume's Cinder snapshot in an instance snapshot (stored as the wire names it). */
 export interface VolumeSnapshotEntry {
@@ -74,21 +74,16 @@ export class InstanceSnapshotService {
     query: ListInstanceArtifactsQuery,
   ): Promise<{ snapshots: InstanceSnapshot[]; more: boolean }> {
     const { scope, filters } = listScope(caller, query);
-    let markerRow: InstanceSnapshot | null = null;
-    if (query.page.marker) {
-      markerRow = await this.deps.prisma.instanceSnapshot.findFirst({
-        where: { ...scope, id: query.page.marker },
-      });
-      if (!markerRow) throw badRequest(`Marker ${query.page.marker} could not be found.`);
-    }
-    const page = listPage(query, markerRow ?? undefined);
-    const limit = Math.min(query.page.limit, MAX_PAGE_SIZE);
-    const rows = await this.deps.prisma.instanceSnapshot.findMany({
-      where: { AND: [filters, page.where as Prisma.InstanceSnapshotWhereInput] },
-      orderBy: page.orderBy as Prisma.InstanceSnapshotOrderByWithRelationInput[],
-      take: limit + 1,
+    const { rows, more } = await keysetPage(query.page, sortColumn(query), {
+      marker: (id) => this.deps.prisma.instanceSnapshot.findFirst({ where: { ...scope, id } }),
+      rows: ({ where, orderBy, take }) =>
+        this.deps.prisma.instanceSnapshot.findMany({
+          where: { AND: [filters, where as Prisma.InstanceSnapshotWhereInput] },
+          orderBy: orderBy as Prisma.InstanceSnapshotOrderByWithRelationInput[],
+          take,
+        }),
     });
-    return { snapshots: rows.slice(0, limit), more: rows.length > limit };
+    return { snapshots: rows, more };
   }
 
   async get(caller: Caller, id: string): Promise<InstanceSnapshot> {

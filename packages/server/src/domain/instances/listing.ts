@@ -1,7 +1,6 @@
-import { type Caller, canWrite } from '../../auth/caller.js';
+import type { Caller } from '../../auth/caller.js';
 import type { InstanceArtifactStatus } from '../../generated/prisma/client.js';
-import { forbidden } from '../errors.js';
-import { keyset, type PageRequest, parseSort } from '../pagination.js';
+import { type PageRequest, parseSort } from '../pagination.js';
 import { lookupScope, listScope as projectScope } from '../visibility.js';
 
 // Listing, scoping and naming shared by instance snapshots and instance backups.
@@ -49,21 +48,13 @@ export function listScope(caller: Caller, query: ListInstanceArtifactsQuery) {
   return { scope, filters };
 }
 
-/** `orderBy` and the keyset `where` after the marker row, for the query's sort. */
-export function listPage(
-  query: ListInstanceArtifactsQuery,
-  markerRow: (Record<string, unknown> & { id: string }) | undefined,
-) {
-  return keyset(query.page.sort, SORT_COLUMNS[query.page.sort.key], markerRow);
+/** The column the query sorts by. */
+export function sortColumn(query: ListInstanceArtifactsQuery) {
+  return SORT_COLUMNS[query.page.sort.key];
 }
 
 /** Where a caller may see a record by id: its own project's (an admin: any). */
 export const visibleTo = (caller: Caller) => lookupScope(caller);
-
-export function assertWriter(caller: Caller) {
-  if (!canWrite(caller))
-    throw forbidden("Policy doesn't allow this operation to be performed: the reader role may only read.");
-}
 
 /** Names of what an instance capture makes in OpenStack: unique, so a retried step finds them. */
 export const captureNames = {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { type Caller, canWrite, isAdmin } from '../../auth/caller.js';
+import { type Caller, isAdmin } from '../../auth/caller.js';
 import type { Db } from '../../db/client.js';
 import type { Prisma, VolumeBackup, VolumeBackupStatus } from '../../generated/prisma/client.js';
 import { JobEngine } from '../../jobs/engine.js';
 import type { Volume } from '../../openstack/cinder.js';
 import type { OpenStackCloud } from '../../openstack/cloud.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import { keyset, MAX_PAGE_SIZE, type PageRequest, parseSort } from '../pagination.js';
+import { keysetPage, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
-import { listScope, lookupScope } from '../visibility.js';
+import { assertWriter, listScope, lookupScope } from '../visibility.js';
 import { renderBackupViews } from './cinder-view-sql.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
 
@@ -130,23 +130,16 @@ export class VolumeBackupService {
       ...(query.volumeId ? { volumeId: query.volumeId } : {}),
       ...(query.name !== undefined ? { name: query.name } : {}),
     };
-    let markerRow: VolumeBackup | null = null;
-    if (query.page.marker) {
-      markerRow = await this.deps.prisma.volumeBackup.findFirst({
-        where: { ...scope, id: query.page.marker },
-      });
-      if (!markerRow) throw badRequest(`Marker ${query.page.marker} could not be found.`);
-    }
-    const column = SORT_COLUMNS[query.page.sort.key];
-    const page = keyset(query.page.sort, column, markerRow ?? undefined);
-    const limit = Math.min(query.page.limit, MAX_PAGE_SIZE);
-    const rows = await this.deps.prisma.volumeBackup.findMany({
-      where: { AND: [filters, page.where as Prisma.VolumeBackupWhereInput] },
-      orderBy: page.orderBy as Prisma.VolumeBackupOrderByWithRelationInput[],
-      take: limit + 1,
-      ...(select ? { select } : {}),
+    return keysetPage(query.page, SORT_COLUMNS[query.page.sort.key], {
+      marker: (id) => this.deps.prisma.volumeBackup.findFirst({ where: { ...scope, id } }),
+      rows: ({ where, orderBy, take }) =>
+        this.deps.prisma.volumeBackup.findMany({
+          where: { AND: [filters, where as Prisma.VolumeBackupWhereInput] },
+          orderBy: orderBy as Prisma.VolumeBackupOrderByWithRelationInput[],
+          take,
+          ...(select ? { select } : {}),
+        }),
     });
-    return { rows: rows.slice(0, limit), more: rows.length > limit };
   }
 
   async get(caller: Caller, id: string): Promise<VolumeBackupRecord> {
@@ -478,11 +471,6 @@ export class VolumeBackupService {
     const withChildren = new Set(parents.map((p) => p.parentId));
     return rows.map((row) => ({ ...row, hasDependentBackups: withChildren.has(row.id) }));
   }
-}
-
-function assertWriter(caller: Caller) {
-  if (!canWrite(caller))
-    throw forbidden("Policy doesn't allow this operation to be performed: the reader role may only read.");
 }
 
 function assertRestorable(backup: VolumeBackup) {

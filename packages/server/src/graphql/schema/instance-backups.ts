@@ -1,4 +1,4 @@
-import { metadata, name255, uuid } from '../../domain/inputs.js';
+import { metadata, uuid } from '../../domain/inputs.js';
 import { lookupScope } from '../../domain/visibility.js';
 import { builder } from '../builder.js';
 import { parseId } from '../ids.js';
@@ -9,7 +9,7 @@ import {
   instanceArtifactOrder,
   instanceArtifactWhere,
 } from './instance-artifacts.js';
-import { check } from './validation.js';
+import { check, checkedUpdate, optionalName } from './validation.js';
 
 const VolumeBackupEntry = builder
   .objectRef<{ volumeId: string; backupId: string; device: string | null; bootIndex: number | null }>(
@@ -123,7 +123,6 @@ const UpdateInstanceBackupInput = builder.inputType('UpdateInstanceBackupInput',
 const ResetStatus = builder.enumType('InstanceBackupResetStatus', {
   values: ['available', 'error'] as const,
 });
-const optionalName = name255.nullish();
 
 builder.mutationFields((t) => ({
   createInstanceBackup: t.prismaField({
@@ -147,14 +146,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateInstanceBackupInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const id = parseId(String(input.id), 'InstanceBackup');
-      await ctx.core.instanceBackups.update(ctx.caller, id, {
-        name: input.name === undefined ? undefined : check(optionalName, input.name, 'input.name'),
-        description:
-          input.description === undefined
-            ? undefined
-            : check(optionalName, input.description, 'input.description'),
-        metadata: check(metadata.optional(), input.metadata ?? undefined, 'input.metadata'),
-      });
+      await ctx.core.instanceBackups.update(ctx.caller, id, checkedUpdate(input));
       return ctx.prisma.instanceBackup.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

@@ -1,4 +1,4 @@
-import { metadata, name255, uuid } from '../../domain/inputs.js';
+import { metadata, uuid } from '../../domain/inputs.js';
 import { lookupScope } from '../../domain/visibility.js';
 import { builder } from '../builder.js';
 import { parseId } from '../ids.js';
@@ -9,7 +9,7 @@ import {
   instanceArtifactOrder,
   instanceArtifactWhere,
 } from './instance-artifacts.js';
-import { check } from './validation.js';
+import { check, checkedUpdate, optionalName } from './validation.js';
 
 const VolumeSnapshotEntry = builder
   .objectRef<{
@@ -118,8 +118,6 @@ const UpdateInstanceSnapshotInput = builder.inputType('UpdateInstanceSnapshotInp
   }),
 });
 
-const optionalName = name255.nullish();
-
 builder.mutationFields((t) => ({
   createInstanceSnapshot: t.prismaField({
     type: 'InstanceSnapshot',
@@ -140,14 +138,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateInstanceSnapshotInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const id = parseId(String(input.id), 'InstanceSnapshot');
-      await ctx.core.instanceSnapshots.update(ctx.caller, id, {
-        name: input.name === undefined ? undefined : check(optionalName, input.name, 'input.name'),
-        description:
-          input.description === undefined
-            ? undefined
-            : check(optionalName, input.description, 'input.description'),
-        metadata: check(metadata.optional(), input.metadata ?? undefined, 'input.metadata'),
-      });
+      await ctx.core.instanceSnapshots.update(ctx.caller, id, checkedUpdate(input));
       return ctx.prisma.instanceSnapshot.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

@@ -1,11 +1,11 @@
-import { metadata, name255, uuid } from '../../domain/inputs.js';
+import { metadata, uuid } from '../../domain/inputs.js';
 import { listScope, lookupScope } from '../../domain/visibility.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { VolumeBackupStatus } from '../../generated/prisma/enums.js';
 import { builder } from '../builder.js';
 import { parseId } from '../ids.js';
 import { direction, SortDirection } from './scalars.js';
-import { check } from './validation.js';
+import { check, checkedUpdate, optionalName } from './validation.js';
 
 export const VolumeBackupStatusEnum = builder.enumType(VolumeBackupStatus, { name: 'VolumeBackupStatus' });
 
@@ -178,8 +178,6 @@ const RestoreResult = builder
 
 const ResetStatus = builder.enumType('VolumeBackupResetStatus', { values: ['available', 'error'] as const });
 
-const optionalName = name255.nullish();
-
 builder.mutationFields((t) => ({
   createVolumeBackup: t.prismaField({
     type: 'VolumeBackup',
@@ -204,14 +202,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateVolumeBackupInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const id = parseId(String(input.id), 'VolumeBackup');
-      await ctx.core.volumeBackups.update(ctx.caller, id, {
-        name: input.name === undefined ? undefined : check(optionalName, input.name, 'input.name'),
-        description:
-          input.description === undefined
-            ? undefined
-            : check(optionalName, input.description, 'input.description'),
-        metadata: check(metadata.optional(), input.metadata ?? undefined, 'input.metadata'),
-      });
+      await ctx.core.volumeBackups.update(ctx.caller, id, checkedUpdate(input));
       return ctx.prisma.volumeBackup.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),
