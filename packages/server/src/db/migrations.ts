@@ -79,7 +79,7 @@ async function withSchemaEngine<T>(databaseUrl: string, fn: (engine: Engine) => 
   const schema = await readFile(schemaPath, 'utf8');
   // The engine does not dispose of the adapter's pools (nor the shadow database's): let idle
   // connections close at once so none lingers into a later server shutdown or keeps the process up.
-  const factory = new PrismaPg(
+  const factory = new WholeScriptPrismaPg(
     poolConfigFromUrl(databaseUrl, { idleTimeoutMillis: 1, allowExitOnIdle: true }),
   );
   const logs: string[] = [];
@@ -95,6 +95,35 @@ async function withSchemaEngine<T>(databaseUrl: string, fn: (engine: Engine) => 
   } finally {
     engine.free();
   }
+}
+
+/**
+ * adapter-pg 7.10 runs a migration script by splitting it at every `;`, which cuts a dollar-quoted
+ * function body apart. The native engine sends a script as one simple query (one implicit
+ * transaction); so does this, through the adapter's own pool and error mapping.
+ */
+class WholeScriptPrismaPg extends PrismaPg {
+  override async connect() {
+    return sendScriptsWhole(await super.connect());
+  }
+  override async connectToShadowDb() {
+    return sendScriptsWhole(await super.connectToShadowDb());
+  }
+}
+
+function sendScriptsWhole<A extends Awaited<ReturnType<PrismaPg['connect']>>>(adapter: A): A {
+  const internals = adapter as unknown as {
+    client: { query(sql: string): Promise<unknown> };
+    onError(error: unknown): never;
+  };
+  adapter.executeScript = async (script: string) => {
+    try {
+      await internals.client.query(script);
+    } catch (error) {
+      internals.onError(error);
+    }
+  };
+  return adapter;
 }
 
 function describeEngineError(error: unknown): string {

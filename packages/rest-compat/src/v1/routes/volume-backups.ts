@@ -15,25 +15,27 @@ import { backupView } from '../views/volume-backups.js';
 export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Options) {
   const backups = core.volumeBackups;
 
-  // The hot read of the API: ids from the domain (scope, filters, keyset), the views rendered by
-  // PostgreSQL into one string, sent as it is.
+  // The hot read of the API: one string of views from the domain (rendered by PostgreSQL, cached
+  // while the project's backups do not change), sent as it is.
   app.get('/volume/backup', async (request, reply) => {
     const query = parseOr400(listBackupsQuery, request.query, 'query string');
     const sort = VolumeBackupService.parseSort(query);
     const limit = query.limit || 1000;
-    const { ids, more } = await backups.listIds(callerOf(request), {
-      page: { limit, marker: query.marker, sort },
-      status: query.status,
-      volumeId: query.volume_id,
-      name: query.name,
-      allTenants: query.all_tenants,
-    });
     const base = baseUrl(request);
-    const views = await backups.renderViews(ids, base);
-    const last = ids.at(-1);
+    const { views, lastId, more } = await backups.viewPage(
+      callerOf(request),
+      {
+        page: { limit, marker: query.marker, sort },
+        status: query.status,
+        volumeId: query.volume_id,
+        name: query.name,
+        allTenants: query.all_tenants,
+      },
+      base,
+    );
     const links =
-      more && last
-        ? `,"backups_links":${JSON.stringify(nextLink(base, '/volume/backup', request.query, limit, last))}`
+      more && lastId
+        ? `,"backups_links":${JSON.stringify(nextLink(base, '/volume/backup', request.query, limit, lastId))}`
         : '';
     return reply.type('application/json; charset=utf-8').send(`{"backups":${views}${links}}`);
   });

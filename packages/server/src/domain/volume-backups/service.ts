@@ -10,6 +10,7 @@ import { keysetPage, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
 import { assertWriter, listScope, lookupScope } from '../visibility.js';
 import { renderBackupViews } from './cinder-view-sql.js';
+import { ListPageCache, type RenderedPage } from './list-page-cache.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
 
 /** A backup as the domain hands it to transports. */
@@ -92,7 +93,11 @@ interface Deps {
  * against the status enum, and the jobs that do the work. Transports call only this.
  */
 export class VolumeBackupService {
-  constructor(private readonly deps: Deps) {}
+  private readonly listPages: ListPageCache;
+
+  constructor(private readonly deps: Deps) {
+    this.listPages = new ListPageCache(deps.prisma);
+  }
 
   static parseSort(raw: { sort?: string; sort_key?: string; sort_dir?: string }) {
     return parseSort(raw, VOLUME_BACKUP_SORT_KEYS, { key: 'created_at', dir: 'desc' });
@@ -106,15 +111,25 @@ export class VolumeBackupService {
     return { backups: await this.withDependents(rows as VolumeBackup[]), more };
   }
 
-  /** The ids of the page `list` would answer, in order: for transports that render rows themselves. */
-  async listIds(caller: Caller, query: ListVolumeBackupsQuery): Promise<{ ids: string[]; more: boolean }> {
-    const { rows, more } = await this.page(caller, query, { id: true });
-    return { ids: rows.map((row) => row.id), more };
-  }
-
-  /** The /v1 views of these backups as one JSON array, rendered by PostgreSQL (see cinder-view-sql.ts). */
-  renderViews(ids: string[], baseUrl: string): Promise<string> {
-    return renderBackupViews(this.deps.prisma, ids, baseUrl);
+  /**
+   * The page `list` would answer as /v1 views in one JSON array, rendered by PostgreSQL (see
+   * cinder-view-sql.ts) and kept while the project's backups do not change (see list-page-cache.ts).
+   */
+  async viewPage(caller: Caller, query: ListVolumeBackupsQuery, baseUrl: string): Promise<RenderedPage> {
+    const render = async () => {
+      const { rows, more } = await this.page(caller, query, { id: true });
+      const ids = rows.map((row) => row.id);
+      return { views: await renderBackupViews(this.deps.prisma, ids, baseUrl), lastId: ids.at(-1), more };
+    };
+    const scope = listScope(caller, query.allTenants);
+    // Every project's lists have no one version to check: rendered each time (admins only).
+    if (!scope.projectId) return render();
+    const { page, status, volumeId, name } = query;
+    return this.listPages.get(
+      scope.projectId,
+      JSON.stringify([baseUrl, page, status, volumeId, name]),
+      render,
+    );
   }
 
   /** Scope, filters, marker and keyset order of a backup list: the one place they are decided. */
