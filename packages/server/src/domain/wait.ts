@@ -2,6 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { JobFailedError } from '../jobs/errors.js';
 
 /**
+ * Waits between polls of a Cinder or Nova transition: 25 ms first, half as long again each time, at
+ * most 2 s. A thin snapshot or an empty volume is ready in a fraction of a second and is seen within
+ * a few tens of ms of it; a minutes-long transition costs a poll every 2 s.
+ */
+export const FIRST_POLL_MS = 25;
+export const nextPollMs = (previousMs: number) => Math.min(previousMs * 1.5, 2_000);
+
+/**
  * Polls until `check` returns a value (not undefined). Cinder and Nova work asynchronously; their
  * resources pass through transitional statuses that we wait out here.
  */
@@ -11,13 +19,13 @@ export async function waitUntil<T>(
   options: { signal?: AbortSignal; timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
-  let interval = options.intervalMs ?? 100;
+  let interval = options.intervalMs ?? FIRST_POLL_MS;
   for (;;) {
     options.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new JobFailedError(`timed out waiting for ${what}`);
     await sleep(interval, undefined, { signal: options.signal });
-    interval = Math.min(interval * 1.5, 2_000);
+    interval = nextPollMs(interval);
   }
 }

@@ -9,6 +9,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { keysetPage, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
 import { assertWriter, listScope, lookupScope } from '../visibility.js';
+import { FIRST_POLL_MS, nextPollMs } from '../wait.js';
 import { renderBackupViews } from './cinder-view-sql.js';
 import { ListPageCache, type RenderedPage } from './list-page-cache.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
@@ -397,7 +398,7 @@ export class VolumeBackupService {
     const { cloud } = this.deps;
     return cloud.asServiceOnCinder(async (auth) => {
       const deadline = Date.now() + this.deps.holdTimeoutMs;
-      let delay = 25;
+      let delay = FIRST_POLL_MS;
       for (;;) {
         const volume = await cloud.cinder.getVolume(auth, volumeId);
         if (!volume || volume.status === 'error') return volume ?? undefined;
@@ -407,7 +408,7 @@ export class VolumeBackupService {
         }
         if (Date.now() > deadline) return volume;
         await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, 500);
+        delay = nextPollMs(delay);
       }
     });
   }
