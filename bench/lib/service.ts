@@ -29,8 +29,10 @@ export interface BenchService {
 }
 
 /**
- * The service as `pnpm start` runs it, in a child process of its own, so that its memory is its own
- * (the embedded PostgreSQL is a separate process and not counted). Its built-in simulator is used.
+ * The service as `pnpm start` runs it, in a child process of its own, so that its memory is its own,
+ * beside the OpenStack simulator in another process, as OpenStack is beside it in production: the
+ * simulator's work (the guest's writes that build the dataset, Cinder's API) is not counted as ours.
+ * The embedded PostgreSQL is a separate process and not counted either.
  */
 export async function startBenchService(
   dataDir: string,
@@ -44,24 +46,44 @@ export async function startBenchService(
     nova: await freePort(),
     glance: await freePort(),
   };
+  const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' };
+  const simStateDir = path.join(dataDir, 'sim');
+  const sim = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'packages/openstack-sim/src/main.ts',
+      '--state-dir',
+      simStateDir,
+      ...Object.entries(simPorts).flatMap(([name, simPort]) => [`--${name}-port`, String(simPort)]),
+    ],
+    { cwd: repoRoot, env: baseEnv, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let simErrors = '';
+  sim.stderr?.on('data', (c: Buffer) => {
+    simErrors = (simErrors + c.toString()).slice(-20_000);
+  });
+  await waitForUrl(`http://127.0.0.1:${simPorts.keystone}/v3`, () =>
+    sim.exitCode !== null ? `simulator exited during start-up:\n${simErrors}` : null,
+  );
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, '--import', 'tsx', 'packages/app/src/main.ts'],
     {
       cwd: repoRoot,
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/root',
+        ...baseEnv,
         LOG_LEVEL: 'warn',
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
         GATEWAY_PORT: '0',
-        SIM_KEYSTONE_PORT: String(simPorts.keystone),
-        SIM_CINDER_PORT: String(simPorts.cinder),
-        SIM_NOVA_PORT: String(simPorts.nova),
-        SIM_GLANCE_PORT: String(simPorts.glance),
-        JOB_POLL_MS: '50',
+        OS_AUTH_URL: `http://127.0.0.1:${simPorts.keystone}/v3`,
+        OS_USERNAME: 'backup',
+        OS_PASSWORD: 'backup',
+        OS_PROJECT_NAME: 'service',
+        FILE_DRIVER_DIR: path.join(simStateDir, 'volumes'),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,15 +104,12 @@ export async function startBenchService(
     phasePeak = Math.max(phasePeak, rss);
   }, 50);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited during start-up:\n${output}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`service not ready:\n${output}`);
-    await sleep(100);
-  }
+  await waitForUrl(`${url}/readyz`, () =>
+    child.exitCode !== null ? `service exited during start-up:\n${output}` : null,
+  ).catch((error: unknown) => {
+    sim.kill('SIGTERM');
+    throw error;
+  });
   return {
     url,
     simPorts,
@@ -104,8 +123,24 @@ export async function startBenchService(
       clearInterval(sampler);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
+      sim.kill('SIGTERM');
+      await new Promise((resolve) => sim.once('exit', resolve));
     },
   };
+}
+
+/** Until `url` answers 200; `failed()` names why to give up early (the process died). */
+async function waitForUrl(url: string, failed: () => string | null): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const reason = failed();
+    if (reason) throw new Error(reason);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${url} did not answer in 120 s`);
+    await sleep(100);
+  }
 }
 
 function rssMiB(pid: number | undefined): number {

@@ -2,6 +2,7 @@
  * Runs the simulator on the embedded-default ports (Keystone 5000, Cinder 8776, Nova 8774,
  * Glance 9292) until SIGINT/SIGTERM:
  *   tsx packages/openstack-sim/src/main.ts --state-dir ./data/sim [--host 127.0.0.1] [--delay-ms 200]
+ *     [--keystone-port 5000] [--cinder-port 8776] [--nova-port 8774] [--glance-port 9292]
  */
 import { parseArgs } from 'node:util';
 import { startSimulator } from './simulator.js';
@@ -12,6 +13,10 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     'delay-ms': { type: 'string', default: '200' },
     verbose: { type: 'boolean', default: false },
+    'keystone-port': { type: 'string', default: '5000' },
+    'cinder-port': { type: 'string', default: '8776' },
+    'nova-port': { type: 'string', default: '8774' },
+    'glance-port': { type: 'string', default: '9292' },
   },
 });
 
@@ -26,7 +31,12 @@ const log = (...a: unknown[]) => {
 const sim = await startSimulator({
   stateDir: values['state-dir'],
   host: values.host,
-  ports: { keystone: 5000, cinder: 8776, nova: 8774, glance: 9292 },
+  ports: {
+    keystone: Number(values['keystone-port']),
+    cinder: Number(values['cinder-port']),
+    nova: Number(values['nova-port']),
+    glance: Number(values['glance-port']),
+  },
   transitionDelayMs: Number(values['delay-ms']),
   logger: { info: log, debug: values.verbose ? log : () => {} },
 });
