@@ -15,10 +15,11 @@
  *
  * Every figure is the median of `--runs`; ratios compare medians of the same run.
  */
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { startEphemeralPostgres } from '../packages/server/src/db/embedded-postgres.js';
 import { seedBackups, type WrkResult, wrk } from './lib/api.js';
@@ -77,6 +78,12 @@ interface ModeResult {
   apiPeakRssMiB?: number;
 }
 
+/**
+ * Every timed run starts with no dirty data of the run before it still being written back (`sync`):
+ * otherwise whoever runs second pays for the disk writes of whoever ran first.
+ */
+const settleDisk = () => promisify(execFile)('sync');
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -113,6 +120,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       await writeDataset(client, volumeId, sizeBytes, run);
       const volumeFile = path.join(dataDir, 'sim', 'volumes', `volume-${volumeId}`);
 
+      await settleDisk();
       const full = await client.backup(volumeId);
       const snapshotSeconds = await cinderSnapshotSeconds(mode, externalPg?.url, dataDir, full.id);
       log(
@@ -121,12 +129,14 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       const peerRuns: Array<Partial<PeerRun>> = [];
       for (const peer of peers) {
         await peer.init();
+        await settleDisk();
         const first = await peer.backup(volumeFile);
         peerRuns.push({ fullSeconds: first.seconds, fullStoredBytes: first.storedBytes });
         log(`[${mode}] ${peer.name} full ${first.seconds.toFixed(2)} s, stored ${first.storedBytes}`);
       }
 
       await writeChangeSet(client, volumeId, sizeBytes, 100 + run);
+      await settleDisk();
       const incremental = await client.backup(volumeId);
       const incrementalSnapshotSeconds = await cinderSnapshotSeconds(
         mode,
@@ -138,6 +148,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
         `[${mode}] incremental ${incremental.seconds.toFixed(2)} s (of which Cinder's snapshot ${incrementalSnapshotSeconds.toFixed(2)} s), stored ${incremental.storedBytes}`,
       );
       for (const [i, peer] of peers.entries()) {
+        await settleDisk();
         const second = await peer.backup(volumeFile);
         Object.assign(peerRuns[i] as PeerRun, {
           incrementalSeconds: second.seconds,
@@ -149,11 +160,13 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       }
 
       const wanted = await client.sha256(volumeId);
+      await settleDisk();
       const restored = await client.restore(incremental.id);
       const byteIdentical = (await client.sha256(restored.volumeId)) === wanted;
       log(`[${mode}] restore ${restored.seconds.toFixed(2)} s, byte-identical: ${byteIdentical}`);
       for (const [i, peer] of peers.entries()) {
         if (!peer.restore) continue;
+        await settleDisk();
         const seconds = await peer.restore(path.join(dir, `${peer.name}-restore`));
         (peerRuns[i] as PeerRun).restoreSeconds = seconds;
         log(`[${mode}] ${peer.name} restore ${seconds.toFixed(2)} s`);
