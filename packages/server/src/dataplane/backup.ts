@@ -34,6 +34,15 @@ interface Hashed {
   ids: Array<string | null>;
 }
 
+interface Lookup {
+  /** Ids asked of the index (those of the batch not pending at the time). */
+  asked: Set<string>;
+  /** The asked ids the index knew. */
+  known: Set<string>;
+  /** The sink's index generation when the batch entered the pipeline (before it was asked). */
+  generation: number;
+}
+
 interface Decision {
   batch: ChunkRange;
   hashed: Hashed;
@@ -139,25 +148,38 @@ export async function runBackup(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
 
-  const decide = async (batch: ChunkRange, hashed: Hashed): Promise<Decision> => {
+  /**
+   * Asks the index about a batch's chunks as soon as they are hashed, in parallel with the batches
+   * before it: only the decisions themselves run in order. Chunks pending at the time are not asked
+   * (this backup stores them already).
+   */
+  const lookUp = async (hashed: Hashed, generation: number): Promise<Lookup> => {
+    const asked = new Set<string>();
+    for (const id of hashed.ids) if (id !== null && !pending.has(id)) asked.add(id);
+    const known = asked.size > 0 ? await repo.index.existing([...asked]) : new Set<string>();
+    return { asked, known, generation };
+  };
+
+  const decide = async (batch: ChunkRange, hashed: Hashed, lookup: Lookup): Promise<Decision> => {
     if (failure) throw failure;
     if (cursor) {
       // Parent entries between the previous batch and this one were not read: keep them.
       await cursor.takeBefore(batch.start, (e) => manifest.add(e.index, e.id));
       await cursor.takeBefore(batch.end, () => undefined); // re-read: replaced below
     }
-    // Known to this backup already (in a pack not yet indexed)? Checked before the index query: an
-    // id leaves `pending` only after its rows are committed, so one of the two always sees it.
-    const fresh = new Set<string>();
-    for (const id of hashed.ids) if (id !== null && !pending.has(id)) fresh.add(id);
-    const known = fresh.size > 0 ? await repo.index.existing([...fresh]) : new Set<string>();
+    // A chunk is stored when the index did not know it and this backup is not storing it already.
+    // An id leaves `pending` only once its rows are committed: one not asked (pending then) is
+    // pending or indexed now; one asked is stored by this backup since only if it is pending now or
+    // was indexed after the lookup's generation.
+    const indexedSince = sink.indexedAfter(lookup.generation);
+    sink.forgetIndexedUpTo(lookup.generation);
     const store: number[] = [];
     for (let i = 0; i < hashed.ids.length; i++) {
       const id = hashed.ids[i];
       if (id === null || id === undefined) continue; // all zeros: not stored, not in the manifest
       const flushing = manifest.add(batch.start + i, id);
       if (flushing) await flushing;
-      if (fresh.has(id) && !known.has(id) && !pending.has(id)) {
+      if (lookup.asked.has(id) && !lookup.known.has(id) && !pending.has(id) && !indexedSince.has(id)) {
         pending.add(id);
         store.push(i);
       }
@@ -198,9 +220,22 @@ export async function runBackup(
           }
         })(),
       );
+      // Taken as the batch enters, so that it never decreases from one batch to the next.
+      const generation = sink.generation;
+      const looked = handled(
+        hashed.then((h) =>
+          lookUp(h, generation).then(
+            (lookup) => ({ h, lookup }),
+            (error: unknown) => {
+              buffers.give(h.buffer);
+              throw error;
+            },
+          ),
+        ),
+      );
       const decided = handled(
-        after(previousDecision, hashed, (h) =>
-          decide(batch, h).catch((error: unknown) => {
+        after(previousDecision, looked, ({ h, lookup }) =>
+          decide(batch, h, lookup).catch((error: unknown) => {
             buffers.give(h.buffer);
             throw error;
           }),
@@ -325,6 +360,10 @@ async function openParent(
 class PackSink {
   /** Chunks written by this backup and not yet indexed: dedup within the backup. */
   readonly pending = new Set<string>();
+  /** Packs of this backup indexed so far; a lookup remembers the number it was asked at. */
+  generation = 0;
+  /** Chunk ids indexed per generation, kept while an earlier lookup may still be decided on. */
+  private indexed: Array<{ generation: number; ids: string[] }> = [];
   newChunks = 0;
   storedBytes = 0;
   private builder: PackBuilder | null = null;
@@ -358,12 +397,27 @@ class PackSink {
         (async () => {
           const size = await builder.seal();
           await this.repo.index.addPack(builder.packId, size, builder.entries);
+          this.generation += 1;
+          this.indexed.push({ generation: this.generation, ids: builder.entries.map((entry) => entry.id) });
           for (const entry of builder.entries) this.pending.delete(entry.id);
           this.storedBytes += size;
           this.ctx.metrics?.bytesStored.inc(size);
         })(),
       ),
     );
+  }
+
+  /** Ids indexed by this backup after `generation`. */
+  indexedAfter(generation: number): Set<string> {
+    const ids = new Set<string>();
+    for (const entry of this.indexed)
+      if (entry.generation > generation) for (const id of entry.ids) ids.add(id);
+    return ids;
+  }
+
+  /** Lookups are decided in order: none still to decide was asked before `generation`. */
+  forgetIndexedUpTo(generation: number): void {
+    while (this.indexed.length > 0 && this.indexed[0]!.generation <= generation) this.indexed.shift();
   }
 
   async finish(): Promise<void> {

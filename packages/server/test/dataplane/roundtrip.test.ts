@@ -164,4 +164,24 @@ describe('backup and restore round trip', () => {
       await sha256OfFile(h.lab.snapshotPath('e1')),
     );
   });
+
+  it('stores a chunk once however far apart it recurs: before, during and after its pack is indexed', async () => {
+    // 24 MiB of distinct random chunks, each written again 1, 8 and 40 MiB further on: the copies
+    // are decided while the first one is pending, being sealed, or long indexed (packs are 16 MiB).
+    const unique = randomData(24 * MiB);
+    await h.lab.createVolume('recurring', 96 * MiB);
+    await h.lab.writeMany('recurring', [
+      { offset: 0, data: unique },
+      { offset: 25 * MiB, data: unique.subarray(0, 2 * MiB) },
+      { offset: 32 * MiB, data: unique.subarray(0, 16 * MiB) },
+      { offset: 64 * MiB, data: unique },
+    ]);
+    await h.lab.snapshot('recurring', 'r1');
+    const out = await h.backup({ volumeId: 'recurring', snapshotId: 'r1', backupId: 'recurring' });
+    expect(out.chunkCount).toBe((24 + 2 + 16 + 24) * 16);
+    expect(out.newChunks).toBe(24 * 16); // 64 KiB chunks
+    expect(await h.restore('recurring', 'restored-recurring', 96 * MiB)).toBe(
+      await sha256OfFile(h.lab.snapshotPath('r1')),
+    );
+  });
 });
