@@ -39,6 +39,7 @@ export {
 export * from './domain/pagination.js';
 export { type ImportRepositoryReport, RecoveryService } from './domain/recovery.js';
 export { RepositoryDirectory } from './domain/repositories.js';
+export type { RenderedPage } from './domain/volume-backups/list-page-cache.js';
 export * from './domain/volume-backups/service.js';
 export * from './domain/volume-rollbacks/service.js';
 export type {

@@ -1,4 +1,4 @@
-import { VolumeBackupService } from '@backup-service/server';
+import { type RenderedPage, VolumeBackupService } from '@backup-service/server';
 import type { FastifyInstance } from 'fastify';
 import { nextLink, singleAction } from '../actions.js';
 import { baseUrl, callerOf, idParam, type V1Options } from '../context.js';
@@ -16,13 +16,16 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
   const backups = core.volumeBackups;
 
   // The hot read of the API: one string of views from the domain (rendered by PostgreSQL, cached
-  // while the project's backups do not change), sent as it is.
+  // while the project's backups do not change), sent as it is. The encoded body of the last URL
+  // asked of a cached page is kept with the page (and dropped with it): repeated reads send the same
+  // bytes without building or encoding them again.
+  const encodedBodies = new WeakMap<RenderedPage, { url: string; body: Buffer }>();
   app.get('/volume/backup', async (request, reply) => {
     const query = parseOr400(listBackupsQuery, request.query, 'query string');
     const sort = VolumeBackupService.parseSort(query);
     const limit = query.limit || 1000;
     const base = baseUrl(request);
-    const { views, lastId, more } = await backups.viewPage(
+    const page = await backups.viewPage(
       callerOf(request),
       {
         page: { limit, marker: query.marker, sort },
@@ -33,11 +36,17 @@ export async function volumeBackupRoutes(app: FastifyInstance, { core }: V1Optio
       },
       base,
     );
+    reply.type('application/json; charset=utf-8');
+    const encoded = encodedBodies.get(page);
+    if (encoded?.url === request.url) return reply.send(encoded.body);
+    const { views, lastId, more } = page;
     const links =
       more && lastId
         ? `,"backups_links":${JSON.stringify(nextLink(base, '/volume/backup', request.query, limit, lastId))}`
         : '';
-    return reply.type('application/json; charset=utf-8').send(`{"backups":${views}${links}}`);
+    const body = Buffer.from(`{"backups":${views}${links}}`);
+    encodedBodies.set(page, { url: request.url, body });
+    return reply.send(body);
   });
 
   app.get('/volume/backup/:id', async (request) => {
