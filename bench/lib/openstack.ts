@@ -96,12 +96,14 @@ export class BenchClient {
     }
   }
 
-  async restore(backupId: string): Promise<{ volumeId: string; seconds: number }> {
+  /** `startedAt`: the request's wall-clock time (ms), to compare with the service's job events. */
+  async restore(backupId: string): Promise<{ volumeId: string; seconds: number; startedAt: number }> {
+    const startedAt = Date.now();
     const started = performance.now();
     const { volume } = await this.json(`${this.serviceUrl}/v1/volume`, 'POST', {
       volume: { backup_id: backupId },
     });
     await this.waitVolume(volume.id, 'available');
-    return { volumeId: volume.id, seconds: (performance.now() - started) / 1000 };
+    return { volumeId: volume.id, seconds: (performance.now() - started) / 1000, startedAt };
   }
 }
