@@ -58,9 +58,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const pool = new WorkerPool(threads);
   const ctx: EngineContext = {
     pool,
-    // Recycled while the data plane works: workers hold on to the SharedArrayBuffers they saw until
-    // their own (rare) garbage collection, so dropping and reallocating them would grow RSS. Per
-    // size, about two operations' windows. Given back when idle (below).
+    // Recycled, never freed: workers hold on to the SharedArrayBuffers they saw until their own
+    // (rare) garbage collection, so dropping and reallocating them would grow RSS. Per size, about
+    // two operations' windows.
     buffers: new BufferPool(4 * (threads * 2 + 2)),
     logger: options.logger,
     metrics: options.metrics,
@@ -69,30 +69,6 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   };
   const repositories = new Map<string, Promise<RepositoryHandle>>();
   let closed = false;
-
-  // An idle data plane gives its buffers and worker threads back, so that a service serving only
-  // API requests between backups does not keep a backup's working memory (hundreds of MiB).
-  const idleReleaseMs = options.idleReleaseMs ?? 5_000;
-  let running = 0;
-  let idleTimer: NodeJS.Timeout | undefined;
-  let idleReleases = 0;
-  const releaseIdle = () => {
-    idleTimer = undefined;
-    if (running > 0 || closed) return;
-    idleReleases++;
-    ctx.buffers.trim();
-    pool.release().catch((error: unknown) => options.logger?.warn({ err: error }, 'worker pool release'));
-  };
-  const working = async <T>(operation: () => Promise<T>): Promise<T> => {
-    running++;
-    clearTimeout(idleTimer);
-    idleTimer = undefined;
-    try {
-      return await operation();
-    } finally {
-      if (--running === 0 && !closed) idleTimer = setTimeout(releaseIdle, idleReleaseMs).unref();
-    }
-  };
 
   const open = (url: string, mustExist = false): Promise<RepositoryHandle> => {
     if (closed) throw new Error('the data plane is closed');
@@ -123,21 +99,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const handle = await open(url, openOptions?.mustExist ?? false);
       return handle;
     },
-    backup(input) {
-      return working(async () => runBackup(ctx, await resolve(input.repository), input));
+    async backup(input) {
+      return runBackup(ctx, await resolve(input.repository), input);
     },
-    restore(input) {
-      return working(async () => runRestore(ctx, await resolve(input.repository), input));
+    async restore(input) {
+      return runRestore(ctx, await resolve(input.repository), input);
     },
-    verify(input) {
-      return working(async () => runVerify(ctx, await resolve(input.repository), input));
+    async verify(input) {
+      return runVerify(ctx, await resolve(input.repository), input);
     },
     async deleteBackup(input) {
       const repo = await resolve(input.repository);
       await repo.store.delete(manifestKey(input.backupId));
     },
-    collectGarbage(input) {
-      return working(async () => runCollectGarbage(ctx, await resolve(input.repository), input));
+    async collectGarbage(input) {
+      return runCollectGarbage(ctx, await resolve(input.repository), input);
     },
     async stats(repository) {
       return (await resolve(repository)).index.stats();
@@ -152,17 +128,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     async rebuildIndex(input) {
       return rebuildIndex(await resolve(input.repository), input);
     },
-    resources() {
-      return {
-        pooledBufferBytes: ctx.buffers.idleBytes,
-        workerThreads: pool.started ? threads : 0,
-        idleReleases,
-      };
-    },
     async close() {
       if (closed) return;
       closed = true;
-      clearTimeout(idleTimer);
       ctx.buffers.trim();
       await pool.close();
       const handles = await Promise.allSettled(repositories.values());

@@ -213,8 +213,6 @@ export interface DataPlane {
   ): AsyncIterable<{ backupId: string; manifest: ManifestSummary | null; error: string | null }>;
   /** Adds to the chunk index every pack object it does not know, from the packs' own indexes (recovery). */
   rebuildIndex(input: { repository: Repository; signal?: AbortSignal }): Promise<RebuildIndexOutput>;
-  /** Memory the data plane keeps between operations (idle recycled buffers, worker threads up), and how often it was given back. */
-  resources(): { pooledBufferBytes: number; workerThreads: number; idleReleases: number };
   /** Stops the worker pool and closes the repositories' connections. */
   close(): Promise<void>;
 }
@@ -233,6 +231,4 @@ export interface DataPlaneOptions {
   repositories?: RepositoryOptions;
   /** Default of CollectGarbageInput.tempFilesOlderThanMs (one hour). */
   tempObjectsMaxAgeMs?: number;
-  /** After this long without an operation, recycled buffers and worker threads are released. Default 5 s. */
-  idleReleaseMs?: number;
 }

@@ -15,39 +15,21 @@ export interface BlobToDecode {
  * the main thread's garbage collector never sees multi-MiB buffers come and go.
  */
 export class WorkerPool {
-  private pool: Piscina | null = null;
+  private readonly pool: Piscina;
 
-  constructor(readonly threads: number) {}
-
-  /** The threads start with the first task after construction or after release(). */
-  private get piscina(): Piscina {
-    this.pool ??= new Piscina({
+  constructor(threads: number) {
+    this.pool = new Piscina({
       filename: new URL('./worker.mjs', import.meta.url).href,
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      // Not the parent's loaders (tsx): worker.mjs is plain JavaScript, and with them a thread took
-      // ~220 ms instead of ~60 ms to start.
-      execArgv: [],
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
       // Callers bound their own tasks in flight (windows of batches).
       maxQueue: Number.POSITIVE_INFINITY,
     });
-    return this.pool;
   }
 
-  /** Whether worker threads are up (between a first task and release()). */
-  get started(): boolean {
-    return this.pool !== null;
-  }
-
-  /**
-   * Ends the threads once their tasks are done; the next task starts new ones. A worker keeps every
-   * SharedArrayBuffer it was handed until its own garbage collection, which an idle worker never
-   * runs: only ending it lets that memory go.
-   */
-  async release(): Promise<void> {
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.close();
+  get threads(): number {
+    return this.pool.options.maxThreads;
   }
 
   /**
@@ -61,7 +43,7 @@ export class WorkerPool {
     base = 0,
     idKey: Uint8Array | null = null,
   ): Promise<Array<string | null>> {
-    const result = (await this.piscina.run({ buffer, length, chunkSize, base, idKey }, { name: 'hash' })) as {
+    const result = (await this.pool.run({ buffer, length, chunkSize, base, idKey }, { name: 'hash' })) as {
       digests: Uint8Array;
       zero: Uint8Array;
     };
@@ -86,7 +68,7 @@ export class WorkerPool {
     level: number,
     encrypt: { ids: string[]; dataKey: Uint8Array } | null = null,
   ): Promise<{ used: number; stored: number[]; flags: number[] }> {
-    return (await this.piscina.run(
+    return (await this.pool.run(
       { buffer, offsets, lengths, level, ids: encrypt?.ids ?? null, dataKey: encrypt?.dataKey ?? null },
       { name: 'compress' },
     )) as {
@@ -108,7 +90,7 @@ export class WorkerPool {
     blobs: BlobToDecode[],
     keys: { idKey: Uint8Array; dataKey: Uint8Array } | null = null,
   ): Promise<{ errors: Array<string | null>; at: number[] }> {
-    return (await this.piscina.run(
+    return (await this.pool.run(
       { buffer, out, blobs, idKey: keys?.idKey ?? null, dataKey: keys?.dataKey ?? null },
       { name: 'decompress' },
     )) as {
@@ -118,9 +100,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
-    const pool = this.pool;
-    this.pool = null;
-    await pool?.close({ force: true });
+    await this.pool.close({ force: true });
   }
 }
 
@@ -151,12 +131,5 @@ export class BufferPool {
   /** Keeps at most `keep` idle buffers of each size (the others are left to the garbage collector). */
   trim(keep = 0): void {
     for (const list of this.free.values()) list.length = Math.min(list.length, keep);
-  }
-
-  /** Bytes of the idle buffers kept for reuse. */
-  get idleBytes(): number {
-    let bytes = 0;
-    for (const [size, list] of this.free) bytes += size * list.length;
-    return bytes;
   }
 }

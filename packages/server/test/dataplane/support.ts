@@ -45,11 +45,7 @@ export interface Harness {
  * `repository`: another repository URL (e.g. s3://) and its options (backends, key).
  */
 export async function createHarness(
-  options: {
-    threads?: number;
-    idleReleaseMs?: number;
-    repository?: { url?: string; options?: RepositoryOptions };
-  } = {},
+  options: { threads?: number; repository?: { url?: string; options?: RepositoryOptions } } = {},
 ): Promise<Harness> {
   const db = await createTestDatabase();
   const root = await mkdtemp(path.join(os.tmpdir(), 'dataplane-test-'));
@@ -59,7 +55,6 @@ export async function createHarness(
     prisma: db.prisma,
     threads: options.threads ?? 2,
     repositories: options.repository?.options,
-    ...(options.idleReleaseMs !== undefined ? { idleReleaseMs: options.idleReleaseMs } : {}),
   });
   const repositoryDir = path.join(root, 'repository');
   const repositoryUrl = options.repository?.url ?? pathToFileURL(repositoryDir).href;
