@@ -27,7 +27,7 @@ import { writeChangeSet, writeDataset } from './lib/dataset.js';
 import { BenchClient } from './lib/openstack.js';
 import { borg, type Peer, restic } from './lib/peers.js';
 import { repositoryBackends } from './lib/repositories.js';
-import { repoRoot, startBenchService } from './lib/service.js';
+import { type CpuSeconds, cpuSince, repoRoot, startBenchService } from './lib/service.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,6 +57,10 @@ interface DataRun {
   incrementalSnapshotSeconds: number;
   incrementalStoredBytes: number;
   restoreSeconds: number;
+  /** CPU seconds of the service, the simulator and PostgreSQL during each operation. */
+  fullCpu: CpuSeconds;
+  incrementalCpu: CpuSeconds;
+  restoreCpu: CpuSeconds;
   /** Of restoreSeconds: until the restore started writing (Cinder creating the new volume). */
   restoreWaitSeconds: number;
   /** `cp --sparse=always` of the volume file and `sync`: writing the restored data durably on this disk. */
@@ -66,10 +70,13 @@ interface DataRun {
 
 interface PeerRun {
   fullSeconds: number;
+  fullCpuSeconds: number;
   fullStoredBytes: number;
   incrementalSeconds: number;
+  incrementalCpuSeconds: number;
   incrementalStoredBytes: number;
   restoreSeconds?: number;
+  restoreCpuSeconds?: number;
   /** The restore followed by `sync`: its data on disk, as ours is when it reports the volume available. */
   restoreDurableSeconds?: number;
 }
@@ -127,23 +134,33 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       const volumeFile = path.join(dataDir, 'sim', 'volumes', `volume-${volumeId}`);
 
       await settleDisk();
+      let cpu = service.cpuSeconds();
       const full = await client.backup(volumeId);
+      const fullCpu = cpuSince(cpu, service.cpuSeconds());
       const snapshotSeconds = await cinderSnapshotSeconds(mode, externalPg?.url, dataDir, full.id);
       log(
-        `[${mode}] full backup ${full.seconds.toFixed(2)} s (of which Cinder's snapshot ${snapshotSeconds.toFixed(2)} s), stored ${full.storedBytes}`,
+        `[${mode}] full backup ${full.seconds.toFixed(2)} s (of which Cinder's snapshot ${snapshotSeconds.toFixed(2)} s), stored ${full.storedBytes}, CPU ${JSON.stringify(fullCpu)}`,
       );
       const peerRuns: Array<Partial<PeerRun>> = [];
       for (const peer of peers) {
         await peer.init();
         await settleDisk();
         const first = await peer.backup(volumeFile);
-        peerRuns.push({ fullSeconds: first.seconds, fullStoredBytes: first.storedBytes });
-        log(`[${mode}] ${peer.name} full ${first.seconds.toFixed(2)} s, stored ${first.storedBytes}`);
+        peerRuns.push({
+          fullSeconds: first.seconds,
+          fullCpuSeconds: first.cpuSeconds,
+          fullStoredBytes: first.storedBytes,
+        });
+        log(
+          `[${mode}] ${peer.name} full ${first.seconds.toFixed(2)} s (CPU ${first.cpuSeconds} s), stored ${first.storedBytes}`,
+        );
       }
 
       await writeChangeSet(client, volumeId, sizeBytes, 100 + run);
       await settleDisk();
+      cpu = service.cpuSeconds();
       const incremental = await client.backup(volumeId);
+      const incrementalCpu = cpuSince(cpu, service.cpuSeconds());
       const incrementalSnapshotSeconds = await cinderSnapshotSeconds(
         mode,
         externalPg?.url,
@@ -151,23 +168,26 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
         incremental.id,
       );
       log(
-        `[${mode}] incremental ${incremental.seconds.toFixed(2)} s (of which Cinder's snapshot ${incrementalSnapshotSeconds.toFixed(2)} s), stored ${incremental.storedBytes}`,
+        `[${mode}] incremental ${incremental.seconds.toFixed(2)} s (of which Cinder's snapshot ${incrementalSnapshotSeconds.toFixed(2)} s), stored ${incremental.storedBytes}, CPU ${JSON.stringify(incrementalCpu)}`,
       );
       for (const [i, peer] of peers.entries()) {
         await settleDisk();
         const second = await peer.backup(volumeFile);
         Object.assign(peerRuns[i] as PeerRun, {
           incrementalSeconds: second.seconds,
+          incrementalCpuSeconds: second.cpuSeconds,
           incrementalStoredBytes: second.storedBytes,
         });
         log(
-          `[${mode}] ${peer.name} incremental ${second.seconds.toFixed(2)} s, stored ${second.storedBytes}`,
+          `[${mode}] ${peer.name} incremental ${second.seconds.toFixed(2)} s (CPU ${second.cpuSeconds} s), stored ${second.storedBytes}`,
         );
       }
 
       const wanted = await client.sha256(volumeId);
       await settleDisk();
+      cpu = service.cpuSeconds();
       const restored = await client.restore(incremental.id);
+      const restoreCpu = cpuSince(cpu, service.cpuSeconds());
       const byteIdentical = (await client.sha256(restored.volumeId)) === wanted;
       const restoreWaitSeconds = await restoreWaitedSeconds(
         mode,
@@ -177,7 +197,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
         restored.startedAt,
       );
       log(
-        `[${mode}] restore ${restored.seconds.toFixed(2)} s (of which waiting for Cinder's new volume ${restoreWaitSeconds.toFixed(2)} s), byte-identical: ${byteIdentical}`,
+        `[${mode}] restore ${restored.seconds.toFixed(2)} s (of which waiting for Cinder's new volume ${restoreWaitSeconds.toFixed(2)} s), byte-identical: ${byteIdentical}, CPU ${JSON.stringify(restoreCpu)}`,
       );
       await settleDisk();
       const durableCopySeconds = await durableCopy(volumeFile, path.join(dir, 'durable-copy'));
@@ -187,13 +207,17 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       for (const [i, peer] of peers.entries()) {
         if (!peer.restore) continue;
         await settleDisk();
-        const seconds = await peer.restore(path.join(dir, `${peer.name}-restore`));
+        const { seconds, cpuSeconds } = await peer.restore(path.join(dir, `${peer.name}-restore`));
         const started = performance.now();
         await settleDisk();
         const restoreDurableSeconds = seconds + (performance.now() - started) / 1000;
-        Object.assign(peerRuns[i] as PeerRun, { restoreSeconds: seconds, restoreDurableSeconds });
+        Object.assign(peerRuns[i] as PeerRun, {
+          restoreSeconds: seconds,
+          restoreCpuSeconds: cpuSeconds,
+          restoreDurableSeconds,
+        });
         log(
-          `[${mode}] ${peer.name} restore ${seconds.toFixed(2)} s, with sync ${restoreDurableSeconds.toFixed(2)} s`,
+          `[${mode}] ${peer.name} restore ${seconds.toFixed(2)} s (CPU ${cpuSeconds} s), with sync ${restoreDurableSeconds.toFixed(2)} s`,
         );
       }
       for (const [i, peer] of peers.entries()) {
@@ -201,6 +225,9 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       }
       result.runs.push({
         fullSeconds: full.seconds,
+        fullCpu,
+        incrementalCpu,
+        restoreCpu,
         fullSnapshotSeconds: snapshotSeconds,
         fullStoredBytes: full.storedBytes,
         incrementalSeconds: incremental.seconds,
@@ -319,6 +346,17 @@ async function embeddedDatabaseUrl(dataDir: string) {
   return `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/backup_service`;
 }
 
+function medianCpu(values: CpuSeconds[]): CpuSeconds {
+  return {
+    service: median(values.map((v) => v.service)),
+    simulator: median(values.map((v) => v.simulator)),
+    postgres: median(values.map((v) => v.postgres)),
+  };
+}
+
+const cpuText = (cpu: CpuSeconds) =>
+  `${cpu.service.toFixed(2)} s service, ${cpu.postgres.toFixed(2)} s PostgreSQL, ${cpu.simulator.toFixed(2)} s simulator`;
+
 function summarise(results: ModeResult[]) {
   const rows: Array<[string, string, string]> = [];
   const summary: Record<string, unknown> = { sizeBytes, runs, modes: {} as Record<string, unknown> };
@@ -338,6 +376,9 @@ function summarise(results: ModeResult[]) {
       restoreSeconds: m((r) => r.restoreSeconds),
       restoreWaitSeconds: m((r) => r.restoreWaitSeconds),
       durableCopySeconds: m((r) => r.durableCopySeconds),
+      fullCpu: medianCpu(result.runs.map((r) => r.fullCpu)),
+      incrementalCpu: medianCpu(result.runs.map((r) => r.incrementalCpu)),
+      restoreCpu: medianCpu(result.runs.map((r) => r.restoreCpu)),
       byteIdentical: result.runs.every((r) => r.byteIdentical),
       peakRssMiB: Math.round(result.peakRssMiB),
       apiPeakRssMiB: result.apiPeakRssMiB === undefined ? undefined : Math.round(result.apiPeakRssMiB),
@@ -345,13 +386,17 @@ function summarise(results: ModeResult[]) {
     const peers = {
       restic: {
         fullSeconds: p('restic', (r) => r.fullSeconds),
+        fullCpuSeconds: p('restic', (r) => r.fullCpuSeconds),
         incrementalSeconds: p('restic', (r) => r.incrementalSeconds),
+        incrementalCpuSeconds: p('restic', (r) => r.incrementalCpuSeconds),
+        restoreCpuSeconds: p('restic', (r) => r.restoreCpuSeconds),
         incrementalStoredBytes: p('restic', (r) => r.incrementalStoredBytes),
         restoreSeconds: p('restic', (r) => r.restoreSeconds),
         restoreDurableSeconds: p('restic', (r) => r.restoreDurableSeconds),
       },
       borg: {
         fullSeconds: p('borg', (r) => r.fullSeconds),
+        fullCpuSeconds: p('borg', (r) => r.fullCpuSeconds),
         incrementalSeconds: p('borg', (r) => r.incrementalSeconds),
       },
     };
@@ -419,6 +464,11 @@ function summarise(results: ModeResult[]) {
       ],
       ['  stored, full', mib(ours.fullStoredBytes), ''],
       [
+        '  CPU, full',
+        cpuText(ours.fullCpu),
+        `restic ${f(peers.restic.fullCpuSeconds)}, borg ${f(peers.borg.fullCpuSeconds)}`,
+      ],
+      [
         `[${result.mode}] incremental (1%)`,
         f(ours.incrementalSeconds),
         `restic ${f(peers.restic.incrementalSeconds)}, borg ${f(peers.borg.incrementalSeconds)}`,
@@ -433,6 +483,7 @@ function summarise(results: ModeResult[]) {
         mib(ours.incrementalStoredBytes),
         `restic added ${mib(peers.restic.incrementalStoredBytes)}; ratio ${r(ratios.incrementalStoredVsRestic, '≤ 1')}`,
       ],
+      ['  CPU, incremental', cpuText(ours.incrementalCpu), `restic ${f(peers.restic.incrementalCpuSeconds)}`],
       [
         `[${result.mode}] restore`,
         `${f(ours.restoreSeconds)} (waiting for Cinder's volume ${f(ours.restoreWaitSeconds)})`,
@@ -443,6 +494,7 @@ function summarise(results: ModeResult[]) {
         r(ratios.restoreVsRestic, '≤ 0.5'),
         `without the wait: ${r(ratios.restoreWithoutCinderVsRestic, '≤ 0.5')}; vs restic + sync: ${r(ratios.restoreVsResticWithSync, '≤ 0.5')}`,
       ],
+      ['  CPU, restore', cpuText(ours.restoreCpu), `restic ${f(peers.restic.restoreCpuSeconds)}`],
       [
         '  disk floor',
         `${f(ours.durableCopySeconds)} to copy the data and sync`,

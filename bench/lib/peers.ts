@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,18 +11,28 @@ export async function duBytes(dir: string): Promise<number> {
   return Number(stdout.split('\t')[0]);
 }
 
+/** CPU seconds of this process's children that have been waited for (cutime + cstime). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ
+}
+
+/** Wall and CPU seconds (user + system, all threads) of one run of a command. */
 async function timed(command: string, args: string[], env: Record<string, string> = {}) {
+  const cpuBefore = childrenCpuSeconds();
   const started = performance.now();
   await run(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
-  return (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, cpuSeconds: Math.round((childrenCpuSeconds() - cpuBefore) * 100) / 100 };
 }
 
 /** A peer backing up the same file: init once, then back up (full, then incremental) and restore. */
 export interface Peer {
   name: string;
   init(): Promise<void>;
-  backup(file: string): Promise<{ seconds: number; storedBytes: number }>;
-  restore?(target: string): Promise<number>;
+  backup(file: string): Promise<{ seconds: number; cpuSeconds: number; storedBytes: number }>;
+  restore?(target: string): Promise<{ seconds: number; cpuSeconds: number }>;
 }
 
 export function restic(dir: string): Peer {
@@ -39,8 +50,8 @@ export function restic(dir: string): Peer {
     },
     async backup(file) {
       const before = await duBytes(repo);
-      const seconds = await timed('restic', ['backup', '--quiet', '--compression', 'auto', file], env);
-      return { seconds, storedBytes: (await duBytes(repo)) - before };
+      const time = await timed('restic', ['backup', '--quiet', '--compression', 'auto', file], env);
+      return { ...time, storedBytes: (await duBytes(repo)) - before };
     },
     async restore(target) {
       await rm(target, { recursive: true, force: true });
@@ -66,8 +77,8 @@ export function borg(dir: string): Peer {
     },
     async backup(file) {
       const before = await duBytes(repo);
-      const seconds = await timed('borg', ['create', '-C', 'lz4', `${repo}::b${n++}`, file], env);
-      return { seconds, storedBytes: (await duBytes(repo)) - before };
+      const time = await timed('borg', ['create', '-C', 'lz4', `${repo}::b${n++}`, file], env);
+      return { ...time, storedBytes: (await duBytes(repo)) - before };
     },
   };
 }

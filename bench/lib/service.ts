@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +25,8 @@ export interface BenchService {
   peakRssMiB(): number;
   /** Largest RSS sampled since the last call (MiB): the peak of one phase. */
   phasePeakRssMiB(): number;
+  /** CPU seconds (user + system, all threads) used so far by the service, the simulator and PostgreSQL. */
+  cpuSeconds(): CpuSeconds;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,22 @@ export interface BenchService {
  * simulator's work (the guest's writes that build the dataset, Cinder's API) is not counted as ours.
  * The embedded PostgreSQL is a separate process and not counted either.
  */
+export interface CpuSeconds {
+  service: number;
+  simulator: number;
+  /** The PostgreSQL processes running now (the server and its connections' backends). */
+  postgres: number;
+}
+
+export function cpuSince(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    service: round(after.service - before.service),
+    simulator: round(after.simulator - before.simulator),
+    postgres: round(after.postgres - before.postgres),
+  };
+}
+
 export async function startBenchService(
   dataDir: string,
   env: Record<string, string> = {},
@@ -114,6 +132,11 @@ export async function startBenchService(
     url,
     simPorts,
     peakRssMiB: () => Math.max(peak, highWaterMiB(child.pid)),
+    cpuSeconds: () => ({
+      service: processCpuSeconds(child.pid),
+      simulator: processCpuSeconds(sim.pid),
+      postgres: postgresCpuSeconds(),
+    }),
     phasePeakRssMiB: () => {
       const value = Math.max(phasePeak, rssMiB(child.pid));
       phasePeak = 0;
@@ -141,6 +164,32 @@ async function waitForUrl(url: string, failed: () => string | null): Promise<voi
     if (Date.now() > deadline) throw new Error(`${url} did not answer in 120 s`);
     await sleep(100);
   }
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** utime + stime of /proc/<pid>/stat (fields 14 and 15, counted after the command's closing paren). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
+        total += processCpuSeconds(Number(entry));
+    } catch {}
+  }
+  return total;
 }
 
 function rssMiB(pid: number | undefined): number {
