@@ -255,7 +255,10 @@ export async function runRestore(
   let bytesWritten = 0;
   let done = 0;
 
-  /** One write per run of consecutive chunks (views of one buffer as they are, others gathered). */
+  /**
+   * One write per run of consecutive chunks: views of one buffer as they are; others handed to the
+   * target's writev when it has one, gathered into one buffer otherwise.
+   */
   const writeRun = async (run: Array<{ index: number; data: Buffer }>) => {
     const first = run[0]!;
     let length = 0;
@@ -268,10 +271,15 @@ export async function runRestore(
       length += w.data.length;
     }
     bytesWritten += length;
+    const offset = first.index * chunkSize;
     if (contiguous) {
-      await input.target.write(
-        first.index * chunkSize,
-        Buffer.from(first.data.buffer, first.data.byteOffset, length),
+      await input.target.write(offset, Buffer.from(first.data.buffer, first.data.byteOffset, length));
+      return;
+    }
+    if (input.target.writev) {
+      await input.target.writev(
+        offset,
+        run.map((w) => w.data),
       );
       return;
     }
@@ -280,7 +288,7 @@ export async function runRestore(
       const view = Buffer.from(gather, 0, length);
       let at = 0;
       for (const w of run) at += w.data.copy(view, at);
-      await input.target.write(first.index * chunkSize, view);
+      await input.target.write(offset, view);
     } finally {
       ctx.buffers.give(gather);
     }

@@ -184,4 +184,24 @@ describe('backup and restore round trip', () => {
       await sha256OfFile(h.lab.snapshotPath('r1')),
     );
   });
+
+  it('restores byte for byte into a target without writev (gathered writes) as into one with it', async () => {
+    // The backups above hold recurring chunks (text, copies): runs of them are not one buffer.
+    const withWritev = await h.restore('recurring', 'restored-writev', 96 * MiB);
+    const file = await h.driver.openForRestore({ volumeId: 'restored-gathered', sizeBytes: 96 * MiB });
+    let writes = 0;
+    const plain = {
+      write: (offset: number, data: Buffer) => {
+        writes++;
+        return file.write(offset, data);
+      },
+      finish: () => file.finish(),
+      abort: () => file.abort(),
+    };
+    await h.plane.restore({ repository: h.repository, backupId: 'recurring', target: plain });
+    await plain.finish();
+    expect(writes).toBeGreaterThan(0);
+    expect(await sha256OfFile(h.lab.volumePath('restored-gathered'))).toBe(withWritev);
+    expect(withWritev).toBe(await sha256OfFile(h.lab.snapshotPath('r1')));
+  });
 });
