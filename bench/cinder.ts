@@ -7,40 +7,23 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { keystoneLogin } from './lib/openstack.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Math.max(1, Number(args.runs));
 const authUrl = process.env.OS_AUTH_URL ?? 'http://127.0.0.1:5000/v3';
 const user = process.env.OS_USERNAME ?? 'demo';
 
-const response = await fetch(`${authUrl}/auth/tokens`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({
-    auth: {
-      identity: {
-        methods: ['password'],
-        password: {
-          user: { name: user, domain: { id: 'default' }, password: process.env.OS_PASSWORD ?? user },
-        },
-      },
-      scope: { project: { name: process.env.OS_PROJECT_NAME ?? user, domain: { id: 'default' } } },
-    },
-  }),
-});
-if (response.status !== 201)
-  throw new Error(`Keystone at ${authUrl}: ${response.status} ${await response.text()}`);
-const token = response.headers.get('x-subject-token') as string;
-const catalog = ((await response.json()) as { token: { catalog: CatalogEntry[] } }).token.catalog;
+const { token, catalog } = await keystoneLogin(
+  authUrl,
+  user,
+  process.env.OS_PASSWORD ?? user,
+  process.env.OS_PROJECT_NAME ?? user,
+);
 const cinder = catalog
   .find((s) => s.type === 'block-storage' || s.type === 'volumev3')
   ?.endpoints.find((e) => e.interface === 'public')?.url;
 if (!cinder) throw new Error('no block-storage endpoint in the catalog');
-
-interface CatalogEntry {
-  type: string;
-  endpoints: Array<{ interface: string; url: string }>;
-}
 
 async function call(path: string, method = 'GET', body?: unknown) {
   const r = await fetch(`${cinder}${path}`, {

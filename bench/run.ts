@@ -124,6 +124,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
     `http://127.0.0.1:${service.simPorts.cinder}`,
   );
   await client.login('demo');
+  const databaseUrl = externalPg?.url ?? (await embeddedDatabaseUrl(dataDir));
   const result: ModeResult = { mode, runs: [], peakRssMiB: 0, peers: {} };
   const peers: Peer[] = withPeers ? [restic(dir), borg(dir)] : [];
   try {
@@ -137,7 +138,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       let cpu = service.cpuSeconds();
       const full = await client.backup(volumeId);
       const fullCpu = cpuSince(cpu, service.cpuSeconds());
-      const snapshotSeconds = await cinderSnapshotSeconds(mode, externalPg?.url, dataDir, full.id);
+      const snapshotSeconds = await cinderSnapshotSeconds(databaseUrl, full.id);
       log(
         `[${mode}] full backup ${full.seconds.toFixed(2)} s (of which Cinder's snapshot ${snapshotSeconds.toFixed(2)} s), stored ${full.storedBytes}, CPU ${JSON.stringify(fullCpu)}`,
       );
@@ -161,12 +162,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       cpu = service.cpuSeconds();
       const incremental = await client.backup(volumeId);
       const incrementalCpu = cpuSince(cpu, service.cpuSeconds());
-      const incrementalSnapshotSeconds = await cinderSnapshotSeconds(
-        mode,
-        externalPg?.url,
-        dataDir,
-        incremental.id,
-      );
+      const incrementalSnapshotSeconds = await cinderSnapshotSeconds(databaseUrl, incremental.id);
       log(
         `[${mode}] incremental ${incremental.seconds.toFixed(2)} s (of which Cinder's snapshot ${incrementalSnapshotSeconds.toFixed(2)} s), stored ${incremental.storedBytes}, CPU ${JSON.stringify(incrementalCpu)}`,
       );
@@ -189,13 +185,7 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
       const restored = await client.restore(incremental.id);
       const restoreCpu = cpuSince(cpu, service.cpuSeconds());
       const byteIdentical = (await client.sha256(restored.volumeId)) === wanted;
-      const restoreWaitSeconds = await restoreWaitedSeconds(
-        mode,
-        externalPg?.url,
-        dataDir,
-        incremental.id,
-        restored.startedAt,
-      );
+      const restoreWaitSeconds = await restoreWaitedSeconds(databaseUrl, incremental.id, restored.startedAt);
       log(
         `[${mode}] restore ${restored.seconds.toFixed(2)} s (of which waiting for Cinder's new volume ${restoreWaitSeconds.toFixed(2)} s), byte-identical: ${byteIdentical}, CPU ${JSON.stringify(restoreCpu)}`,
       );
@@ -246,7 +236,6 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
     service.phasePeakRssMiB();
 
     if (!args['no-api']) {
-      const databaseUrl = externalPg?.url ?? (await embeddedDatabaseUrl(dataDir));
       log(`[${mode}] API: seeding 10,000 backups`);
       await seedBackups(databaseUrl, client.projectId, 10_000);
       service.phasePeakRssMiB(); // what follows is the API's peak, not the seeding's or the backups'
@@ -272,62 +261,45 @@ async function benchMode(mode: 'embedded' | 'postgres', withPeers: boolean): Pro
   return result;
 }
 
-/**
- * How long a backup waited for Cinder: making its point-in-time snapshot (start → read) and deleting
- * it again (cleanup → finish). The simulator, like Cinder, takes its time for both (200 ms
- * transitions); restic and borg read a file and wait for nothing.
- */
-async function cinderSnapshotSeconds(
-  mode: string,
-  externalUrl: string | undefined,
-  dataDir: string,
-  backupId: string,
-) {
-  const url = mode === 'postgres' ? (externalUrl as string) : await embeddedDatabaseUrl(dataDir);
-  const client = new pg.Client({ connectionString: url });
+/** The events of the jobs of one kind for a backup, oldest first. */
+async function jobEvents(databaseUrl: string, backupId: string, kind: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ step: string; at: Date }>(
       `SELECT e.step, e."createdAt" AS at FROM "JobEvent" e JOIN "Job" j ON j.id = e."jobId"
-       WHERE j."volumeBackupId" = $1 AND j.kind = 'volume_backup_create' ORDER BY e.id`,
-      [backupId],
+       WHERE j."volumeBackupId" = $1 AND j.kind = $2 ORDER BY e.id`,
+      [backupId, kind],
     );
-    const at = (step: string) => rows.find((r) => r.step === step)?.at.getTime();
-    const start = rows[0]?.at.getTime();
-    const [read, cleanup, finish] = [at('read'), at('cleanup'), at('finish')];
-    const making = start !== undefined && read !== undefined ? read - start : 0;
-    const deleting = cleanup !== undefined && finish !== undefined ? finish - cleanup : 0;
-    return (making + deleting) / 1000;
+    return rows.map((row) => ({ step: row.step, at: row.at.getTime() }));
   } finally {
     await client.end();
   }
 }
 
 /**
+ * How long a backup waited for Cinder: making its point-in-time snapshot (start → read) and deleting
+ * it again (cleanup → finish). The simulator, like Cinder, takes its time for both (200 ms
+ * transitions); restic and borg read a file and wait for nothing.
+ */
+async function cinderSnapshotSeconds(databaseUrl: string, backupId: string) {
+  const events = await jobEvents(databaseUrl, backupId, 'volume_backup_create');
+  const at = (step: string) => events.find((e) => e.step === step)?.at;
+  const start = events[0]?.at;
+  const [read, cleanup, finish] = [at('read'), at('cleanup'), at('finish')];
+  const making = start !== undefined && read !== undefined ? read - start : 0;
+  const deleting = cleanup !== undefined && finish !== undefined ? finish - cleanup : 0;
+  return (making + deleting) / 1000;
+}
+
+/**
  * How long a restore waited before writing: from the request until its job's `write` step (Cinder
  * creating the new volume, 200 ms transitions in the simulator). restic writes into a directory.
  */
-async function restoreWaitedSeconds(
-  mode: string,
-  externalUrl: string | undefined,
-  dataDir: string,
-  backupId: string,
-  requestedAt: number,
-) {
-  const url = mode === 'postgres' ? (externalUrl as string) : await embeddedDatabaseUrl(dataDir);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ at: Date }>(
-      `SELECT e."createdAt" AS at FROM "JobEvent" e JOIN "Job" j ON j.id = e."jobId"
-       WHERE j."volumeBackupId" = $1 AND j.kind = 'volume_backup_restore' AND e.step = 'write'
-       ORDER BY e.id DESC LIMIT 1`,
-      [backupId],
-    );
-    return rows[0] ? (rows[0].at.getTime() - requestedAt) / 1000 : 0;
-  } finally {
-    await client.end();
-  }
+async function restoreWaitedSeconds(databaseUrl: string, backupId: string, requestedAt: number) {
+  const events = await jobEvents(databaseUrl, backupId, 'volume_backup_restore');
+  const write = events.filter((e) => e.step === 'write').at(-1);
+  return write ? (write.at - requestedAt) / 1000 : 0;
 }
 
 /** Copies the volume's data (holes stay holes) and syncs it: the disk's own time for a durable restore. */

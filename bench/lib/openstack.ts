@@ -1,5 +1,43 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+export interface KeystoneLogin {
+  token: string;
+  projectId: string;
+  catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }>;
+}
+
+/** A project-scoped token by password (domain `default`); the password and project default to the user's name, as on the simulator and the rig. */
+export async function keystoneLogin(
+  authUrl: string,
+  user: string,
+  password = user,
+  project = user,
+): Promise<KeystoneLogin> {
+  const response = await fetch(`${authUrl}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: user, domain: { id: 'default' }, password } },
+        },
+        scope: { project: { name: project, domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (response.status !== 201)
+    throw new Error(`Keystone at ${authUrl}: ${response.status} ${await response.text()}`);
+  const { token } = (await response.json()) as {
+    token: { project: { id: string }; catalog?: KeystoneLogin['catalog'] };
+  };
+  return {
+    token: response.headers.get('x-subject-token') ?? '',
+    projectId: token.project.id,
+    catalog: token.catalog ?? [],
+  };
+}
+
 /** Minimal calls to the simulated Keystone/Cinder and to the service's /v1, as the benchmark's client. */
 export class BenchClient {
   token = '';
@@ -12,22 +50,7 @@ export class BenchClient {
   ) {}
 
   async login(user = 'demo') {
-    const response = await fetch(`${this.keystoneUrl}/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: user, domain: { id: 'default' }, password: user } },
-          },
-          scope: { project: { name: user, domain: { id: 'default' } } },
-        },
-      }),
-    });
-    if (response.status !== 201) throw new Error(`login: ${response.status}`);
-    this.token = response.headers.get('x-subject-token') ?? '';
-    this.projectId = ((await response.json()) as { token: { project: { id: string } } }).token.project.id;
+    ({ token: this.token, projectId: this.projectId } = await keystoneLogin(`${this.keystoneUrl}/v3`, user));
   }
 
   async json(url: string, method = 'GET', body?: unknown): Promise<any> {
