@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { procCpuSeconds } from './service.js';
 
 const run = promisify(execFile);
 
@@ -11,20 +11,13 @@ export async function duBytes(dir: string): Promise<number> {
   return Number(stdout.split('\t')[0]);
 }
 
-/** CPU seconds of this process's children that have been waited for (cutime + cstime). */
-function childrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ
-}
-
 /** Wall and CPU seconds (user + system, all threads) of one run of a command. */
 async function timed(command: string, args: string[], env: Record<string, string> = {}) {
-  const cpuBefore = childrenCpuSeconds();
+  const cpuBefore = procCpuSeconds('self', true);
   const started = performance.now();
   await run(command, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, cpuSeconds: Math.round((childrenCpuSeconds() - cpuBefore) * 100) / 100 };
+  return { seconds, cpuSeconds: Math.round((procCpuSeconds('self', true) - cpuBefore) * 100) / 100 };
 }
 
 /** A peer backing up the same file: init once, then back up (full, then incremental) and restore. */

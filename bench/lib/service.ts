@@ -30,12 +30,6 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
-/**
- * The service as `pnpm start` runs it, in a child process of its own, so that its memory is its own,
- * beside the OpenStack simulator in another process, as OpenStack is beside it in production: the
- * simulator's work (the guest's writes that build the dataset, Cinder's API) is not counted as ours.
- * The embedded PostgreSQL is a separate process and not counted either.
- */
 export interface CpuSeconds {
   service: number;
   simulator: number;
@@ -52,6 +46,13 @@ export function cpuSince(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
   };
 }
 
+/**
+ * The service as `pnpm start` runs it, in a child process of its own, so that its memory is its own,
+ * beside the OpenStack simulator in another process, as OpenStack is beside it in production: the
+ * simulator's work (the guest's writes that build the dataset, Cinder's API) is not counted as ours.
+ * The embedded PostgreSQL is a separate process: not in the service's RSS or CPU (cpuSeconds() gives
+ * PostgreSQL's apart).
+ */
 export async function startBenchService(
   dataDir: string,
   env: Record<string, string> = {},
@@ -133,8 +134,8 @@ export async function startBenchService(
     simPorts,
     peakRssMiB: () => Math.max(peak, highWaterMiB(child.pid)),
     cpuSeconds: () => ({
-      service: processCpuSeconds(child.pid),
-      simulator: processCpuSeconds(sim.pid),
+      service: procCpuSeconds(child.pid),
+      simulator: procCpuSeconds(sim.pid),
       postgres: postgresCpuSeconds(),
     }),
     phasePeakRssMiB: () => {
@@ -168,13 +169,17 @@ async function waitForUrl(url: string, failed: () => string | null): Promise<voi
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** utime + stime of /proc/<pid>/stat (fields 14 and 15, counted after the command's closing paren). */
-function processCpuSeconds(pid: number | undefined): number {
+/**
+ * CPU seconds from /proc/<pid>/stat: its own (utime + stime, fields 14–15) or, with `children`, that
+ * of its children it has waited for (cutime + cstime, fields 16–17). 0 when the process is gone.
+ */
+export function procCpuSeconds(pid: number | 'self' | undefined, children = false): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const at = children ? 13 : 11; // counted from field 3, after the command's closing paren
+    return (Number(fields[at]) + Number(fields[at + 1])) / TICKS_PER_SECOND;
   } catch {
     return 0;
   }
@@ -186,7 +191,7 @@ function postgresCpuSeconds(): number {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
-        total += processCpuSeconds(Number(entry));
+        total += procCpuSeconds(Number(entry));
     } catch {}
   }
   return total;
