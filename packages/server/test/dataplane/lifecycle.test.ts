@@ -168,7 +168,8 @@ describe('deleting backups and collecting garbage', () => {
 
     const first = await h.plane.collectGarbage({ repository: h.repository });
     expect(first.freedBytes).toBe(1000);
-    expect(await readdir(packsDir)).toEqual([]);
+    // packs/ab may also hold live packs of the tests above (their ids are random), so look for this file.
+    expect(await readdir(packsDir)).not.toContain(path.basename(stale));
     expect(await readdir(path.join(h.repositoryDir, 'manifests'))).toContain('x.tmp-222222');
 
     const second = await h.plane.collectGarbage({ repository: h.repository, tempFilesOlderThanMs: 0 });
