@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,15 +77,28 @@ export async function waitUntilHealthy(service: ServiceProcess, timeoutMs = 60_0
   throw new Error(`service not healthy after ${timeoutMs} ms:\n${service.output()}`);
 }
 
+/**
+ * A port nobody listens on, below the kernel's ephemeral range: a port the kernel handed out with
+ * listen(0) can be taken by any outgoing connection between our check and the service's own
+ * listen (EADDRINUSE in a busy parallel run), one below the range only by another listener.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const high = Math.min(ephemeralLow ?? 32768, 32768);
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if (await canListen(port)) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
