@@ -51,6 +51,43 @@ describe('conflicting requests on one volume', () => {
     expect(after.status).toBe(201);
   });
 
+  it('once a backup is available its volume is free, while its job still waits for Cinder to remove the temporary snapshot', async () => {
+    const volume = await volumeWithSnapshot();
+    stack.sim.transitions.hold('snapshot.delete');
+    const { body } = await stack.v1('demo', 'POST', '/volume/backup', { backup: { volume_id: volume.id } });
+    try {
+      await waitForBackup(stack, 'demo', body.backup.id);
+      const job = await stack.db.prisma.job.findFirstOrThrow({ where: { volumeBackupId: body.backup.id } });
+      expect(job).toMatchObject({
+        status: 'running',
+        step: 'drop-snapshot',
+        exclusiveKeys: [],
+        sharedKeys: [],
+      });
+      // Neither a rollback of the volume nor a restore of the backup waits for it.
+      const rollback = await stack.v1('demo', 'POST', `/volume/${volume.id}/action`, {
+        rollback: { snapshot_id: volume.snapshotId },
+      });
+      expect(rollback.status).toBe(201);
+      await waitFor('the rollback to end', async () => {
+        const done = await stack.db.prisma.job.findUniqueOrThrow({
+          where: { id: rollback.body.rollback.job_id },
+        });
+        return done.status === 'succeeded' ? done : undefined;
+      });
+      const restore = await stack.v1('demo', 'POST', '/volume', { volume: { backup_id: body.backup.id } });
+      expect(restore.status).toBe(201);
+      await stack.cinder.waitVolume('demo', restore.body.volume.id, 'available');
+      expect((await stack.db.prisma.job.findUniqueOrThrow({ where: { id: job.id } })).status).toBe('running');
+    } finally {
+      stack.sim.transitions.release('snapshot.delete');
+    }
+    await waitFor('the backup job to end once Cinder has removed the snapshot', async () => {
+      const done = await stack.db.prisma.job.findFirstOrThrow({ where: { volumeBackupId: body.backup.id } });
+      return done.status === 'succeeded' ? done : undefined;
+    });
+  });
+
   it('a second rollback while the first is queued or running gets 409; a backup asked for meanwhile waits for it', async () => {
     const volume = await volumeWithSnapshot();
     const first = await stack.v1('demo', 'POST', `/volume/${volume.id}/action`, {

@@ -67,7 +67,7 @@ async function restoredSha(replica: Replica, backupId: string) {
 }
 
 describe('kill -9 during a backup', () => {
-  it.each(['start', 'snapshot', 'read', 'read@0.5', 'cleanup', 'finish'])(
+  it.each(['start', 'snapshot', 'read', 'read@0.5', 'cleanup', 'finish', 'drop-snapshot'])(
     'at %s: the backup completes after a restart',
     async (step) => {
       const volume = await volumeWithData();
@@ -90,7 +90,19 @@ describe('kill -9 during a backup', () => {
       );
       expect(Date.now() - restartedAt).toBeLessThan(SETTLE_MS);
       expect(settled.status, settled.fail_reason ?? '').toBe('available');
-      expect(await temporarySnapshotsOf(backupId)).toEqual([]);
+      // Available before its job has seen Cinder remove the temporary snapshot (drop-snapshot).
+      await expect.poll(() => temporarySnapshotsOf(backupId), { timeout: SETTLE_MS }).toEqual([]);
+      await expect
+        .poll(
+          async () =>
+            (
+              await cluster.db.prisma.job.findFirst({
+                where: { volumeBackupId: backupId, kind: 'volume_backup_create' },
+              })
+            )?.status,
+          { timeout: SETTLE_MS },
+        )
+        .toBe('succeeded');
       expect(await restoredSha(survivor, backupId)).toBe(volume.sha256);
       survivor.kill('SIGTERM');
       expect((await survivor.exited).code).toBe(0);

@@ -63,6 +63,21 @@ describe('three replicas', () => {
     await victim.exited;
 
     await waitFor('all backups', async () => ((await available()) === BACKUPS ? true : undefined), 600_000);
+    // Their jobs end once Cinder has removed the temporary snapshots (after the backups are available).
+    await waitFor(
+      'all backup jobs',
+      async () =>
+        (await cluster.db.prisma.job.count({
+          where: {
+            kind: 'volume_backup_create',
+            volumeBackupId: { in: ids },
+            status: { in: ['queued', 'running'] },
+          },
+        })) === 0
+          ? true
+          : undefined,
+      120_000,
+    );
 
     // The job table: every backup job succeeded once.
     const jobs = await cluster.db.prisma.job.findMany({

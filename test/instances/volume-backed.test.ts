@@ -36,7 +36,7 @@ afterAll(() => stack?.close());
 
 const snapshotSha = (snapshotId: string) => stack.cinder.snapshotSha256(snapshotId);
 
-/** The service's temporary snapshots (`backup-service-…`) of our volumes: none once a backup is done. */
+/** The service's temporary snapshots (`backup-service-…`) of our volumes: none once a backup's job is done. */
 async function temporarySnapshots() {
   const { body } = await stack.cinder.request('admin', 'GET', '/snapshots/detail?all_tenants=1');
   return body.snapshots.filter(
@@ -141,7 +141,7 @@ describe.each(['ACTIVE', 'PAUSED', 'SUSPENDED', 'SHUTOFF'] as const)('an instanc
       const backup = await waitForBackup(stack, 'demo', entry.backup_id);
       expect(backup).toMatchObject({ volume_id: entry.volume_id, is_incremental: incrementalExpected });
     }
-    expect(await temporarySnapshots()).toEqual([]);
+    await expect.poll(temporarySnapshots, { timeout: 30_000 }).toEqual([]);
     expect(await restoreSha(done.volume_backups[0].backup_id)).toBe(bootSha);
     expect((await nova.server('demo', serverId)).status).toBe(status);
   });

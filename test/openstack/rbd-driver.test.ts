@@ -63,13 +63,12 @@ describe('the rbd driver in Ceph', () => {
         timestamp: expect.any(String),
       },
     ]);
-    // The temporary Cinder snapshot it was (renamed in Ceph) is gone from Cinder.
-    const snapshots = await stack.cinder.request(
-      'admin',
-      'GET',
-      `/snapshots?all_tenants=1&volume_id=${volumeId}`,
-    );
-    expect(snapshots.body.snapshots).toEqual([]);
+    // The temporary Cinder snapshot it was (renamed in Ceph) is gone from Cinder (its deletion is
+    // waited for after the backup is available, as in Cinder's own backups).
+    const cinderSnapshots = async () =>
+      (await stack.cinder.request('admin', 'GET', `/snapshots?all_tenants=1&volume_id=${volumeId}`)).body
+        .snapshots;
+    await expect.poll(cinderSnapshots, { timeout: 60_000 }).toEqual([]);
 
     await stack.cinder.write(volumeId, 2 * MiB, randomBytes(MiB));
     const second = await backup(volumeId);
@@ -88,6 +87,8 @@ describe('the rbd driver in Ceph', () => {
     // A volume with a backup point is deleted by Cinder as any other, image and all.
     await backup(volumeId);
     expect((await rbdSnaps(volumeId)).length).toBe(1);
+    // Cinder refuses to delete a volume while a snapshot of it is still being deleted.
+    await expect.poll(cinderSnapshots, { timeout: 60_000 }).toEqual([]);
     expect((await stack.cinder.request('demo', 'DELETE', `/volumes/${volumeId}`)).status).toBe(202);
     await waitFor(
       `volume ${volumeId} deleted`,

@@ -73,15 +73,16 @@ describe('round trip', () => {
     expect((await stack.cinder.volume('demo', volumeId)).status).toBe('in-use');
     const original = await stack.cinder.sha256(volumeId);
     const done = await backup(volumeId);
+    const snapshotsOfVolume = async () =>
+      (await stack.cinder.request('admin', 'GET', `/snapshots?all_tenants=1&volume_id=${volumeId}`)).body
+        .snapshots as Array<{ status: string }>;
+    // Available once the data is in: the temporary snapshot is being deleted (as in Cinder's own
+    // backups), or already gone...
+    expect((await snapshotsOfVolume()).filter((s) => s.status !== 'deleting')).toEqual([]);
     expect((await restoreToNewVolume(done.id)).sha256).toBe(original);
     expect((await stack.cinder.volume('demo', volumeId)).status).toBe('in-use');
-    // The temporary snapshot is gone.
-    const snapshots = await stack.cinder.request(
-      'admin',
-      'GET',
-      `/snapshots?all_tenants=1&volume_id=${volumeId}`,
-    );
-    expect(snapshots.body.snapshots).toEqual([]);
+    // ...and then gone.
+    await expect.poll(snapshotsOfVolume, { timeout: 30_000 }).toEqual([]);
     await stack.cinder.detach(volumeId, attachment);
   });
 

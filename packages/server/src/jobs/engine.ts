@@ -26,10 +26,19 @@ export interface JobContext<S extends JobState = JobState> {
   /** The step to run (persisted; a resumed job starts where the last one left off). */
   readonly step: string;
   readonly state: Partial<S>;
-  /** Records that `step` is next, with what the finished steps produced. Fenced by the lease. */
-  advance(step: string, patch?: Partial<S>): Promise<void>;
+  /**
+   * Records that `step` is next, with what the finished steps produced. Fenced by the lease. With
+   * `keys`, the job holds only these resource keys from now on (only ever fewer): a job whose
+   * remaining steps are housekeeping lets conflicting jobs start while it finishes.
+   */
+  advance(step: string, patch?: Partial<S>, options?: { keys?: JobKeys }): Promise<void>;
   /** Records bytes done of total (throttled). */
   progress(done: number, total: number): Promise<void>;
+}
+
+export interface JobKeys {
+  exclusiveKeys: string[];
+  sharedKeys: string[];
 }
 
 export interface JobHandler<S extends JobState = JobState> {
@@ -367,15 +376,17 @@ export class JobEngine {
       get state() {
         return state;
       },
-      async advance(next: string, patch: JobState = {}) {
+      async advance(next: string, patch: JobState = {}, options: { keys?: JobKeys } = {}) {
         if (signal.aborted) throw signal.reason;
         state = { ...state, ...patch };
         const { count } = await engine.options.prisma.job.updateMany({
           where: { id: job.id, leaseOwner: engine.workerId, status: 'running' },
-          data: { step: next, state: state as Prisma.InputJsonValue },
+          data: { step: next, state: state as Prisma.InputJsonValue, ...options.keys },
         });
         if (count === 0) throw new LeaseLostError(job.id);
         step = next;
+        // Jobs that waited for the keys given up may start now (other replicas: at their next poll).
+        if (options.keys) engine.wake();
         await engine.event(job, next, 'step');
         // A test may hold the job here (it stays running, its lease renewed) until it lets it go.
         await engine.options.observe?.({ job, step: next });

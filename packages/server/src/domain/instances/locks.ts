@@ -7,10 +7,7 @@
 // instance-snapshot:<id> / instance-backup:<id>   the record itself: its deletion is exclusive
 // repository:<id>        shared by whatever writes chunks (an image-backed root disk's data)
 
-interface Keys {
-  exclusiveKeys: string[];
-  sharedKeys: string[];
-}
+import type { JobKeys as Keys } from '../../jobs/engine.js';
 
 const volumeKeys = (volumeIds: string[]) => volumeIds.map((id) => `volume:${id}`);
 

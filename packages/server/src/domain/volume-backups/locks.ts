@@ -9,11 +9,11 @@
 // repository:<id>      garbage collection is exclusive; everything that reads or writes chunks shares it
 // instance:<id>        an instance's snapshot, backup or the rollback of one of its volumes, one at a
 //                      time (see ../instances/locks.ts)
+//
+// A backup holds its keys until its data is in and the backup is available; waiting for Cinder to
+// remove its temporary snapshot afterwards holds none (housekeepingKeys).
 
-interface Keys {
-  exclusiveKeys: string[];
-  sharedKeys: string[];
-}
+import type { JobKeys as Keys } from '../../jobs/engine.js';
 
 export const backupKeys = (k: { backupId: string; volumeId: string; repositoryId: string }): Keys => ({
   exclusiveKeys: [`backup:${k.backupId}`, `volume-backups:${k.volumeId}`],
@@ -45,3 +45,6 @@ export const rollbackKeys = (k: { volumeId: string; instanceIds?: string[] }): K
   exclusiveKeys: [`volume:${k.volumeId}`, ...(k.instanceIds ?? []).map((id) => `instance:${id}`)],
   sharedKeys: [],
 });
+
+/** What a job holds while it only waits for Cinder to finish tidying up: nothing. */
+export const housekeepingKeys: Keys = { exclusiveKeys: [], sharedKeys: [] };

@@ -1,9 +1,16 @@
-import { defineJob, type JobHandler } from '../../../jobs/engine.js';
+import type { VolumeBackup } from '../../../generated/prisma/client.js';
+import { defineJob, type JobContext, type JobHandler } from '../../../jobs/engine.js';
 import { JobFailedError } from '../../../jobs/errors.js';
 import { backupRecordOf } from '../../recovery.js';
+import { housekeepingKeys } from '../locks.js';
 import { keepBackupPoint, releaseBackupPoints, releaseOlderBackupPoints } from './backup-points.js';
 import { temporarySnapshotName, type VolumeBackupJobDeps } from './deps.js';
-import { deleteServiceSnapshot, findOrCreateServiceSnapshot, waitForSnapshotAvailable } from './snapshots.js';
+import {
+  deleteServiceSnapshot,
+  findOrCreateServiceSnapshot,
+  requestSnapshotDeletion,
+  waitForSnapshotAvailable,
+} from './snapshots.js';
 
 type CreateState = {
   /** What the caller asked for: true, false, or null (incremental when a previous backup exists). */
@@ -20,7 +27,11 @@ type CreateState = {
  * Backs up a volume: a point-in-time Cinder snapshot (the caller's, or a temporary one of the
  * service's, forced for in-use volumes), its data read by the storage driver into the repository —
  * only changed extents when a previous backup's snapshot is known to the driver — then the temporary
- * snapshot removed. Steps: start → snapshot → read → cleanup → finish.
+ * snapshot removed. Steps: start → snapshot → read → cleanup → finish → drop-snapshot.
+ *
+ * As Cinder's own backup manager does, the backup is available as soon as its data is in the
+ * repository and the temporary snapshot's deletion has been asked for; the job then waits for Cinder
+ * to remove the snapshot (drop-snapshot) holding no resource keys, so nothing waits on that.
  */
 export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
   return defineJob<CreateState>({
@@ -29,6 +40,7 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
     async run(ctx) {
       const backupId = ctx.job.volumeBackupId;
       const backup = backupId ? await deps.prisma.volumeBackup.findUnique({ where: { id: backupId } }) : null;
+      if (ctx.step === 'finish' || ctx.step === 'drop-snapshot') return tidyUp(deps, ctx, backup);
       if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
       let state = ctx.state;
 
@@ -128,19 +140,11 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             snapshotId: state.snapshotId,
             backupId: backup.id,
           });
-          await deleteServiceSnapshot(deps, state.snapshotId, ctx.signal);
+          await requestSnapshotDeletion(deps, state.snapshotId);
         }
         await ctx.advance('finish');
       }
-
-      if (ctx.step === 'finish') {
-        // The next incremental builds on this backup: the older ones' points in time can go.
-        await releaseOlderBackupPoints(deps, ctx.log, backup);
-        await deps.prisma.volumeBackup.updateMany({
-          where: { id: backup.id, status: 'creating' },
-          data: { status: 'available', progress: 100, failReason: null },
-        });
-      }
+      await tidyUp(deps, ctx, backup);
     },
 
     async fail(ctx, reason) {
@@ -161,7 +165,9 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       }
       if (ctx.job.volumeBackupId) {
         const failed = await deps.prisma.volumeBackup.findUnique({ where: { id: ctx.job.volumeBackupId } });
-        if (failed) await releaseBackupPoints(deps, ctx.log, failed.volumeId, [failed.id]);
+        // Only a backup that never became available loses its point (drop-snapshot may fail after).
+        if (failed?.status === 'creating')
+          await releaseBackupPoints(deps, ctx.log, failed.volumeId, [failed.id]);
         await deps.prisma.volumeBackup.updateMany({
           where: { id: ctx.job.volumeBackupId, status: 'creating' },
           data: { status: 'error', failReason: reason },
@@ -169,6 +175,25 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       }
     },
   });
+}
+
+/** finish: the backup becomes available; drop-snapshot: Cinder removes the temporary snapshot. */
+async function tidyUp(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
+  if (ctx.step === 'finish') {
+    if (backup?.status === 'creating' || backup?.status === 'available') {
+      // The next incremental builds on this backup: the older ones' points in time can go.
+      await releaseOlderBackupPoints(deps, ctx.log, backup);
+      await deps.prisma.volumeBackup.updateMany({
+        where: { id: backup.id, status: 'creating' },
+        data: { status: 'available', progress: 100, failReason: null },
+      });
+    }
+    if (!ctx.state.temporarySnapshot) return;
+    await ctx.advance('drop-snapshot', {}, { keys: housekeepingKeys });
+  }
+  if (ctx.step === 'drop-snapshot' && ctx.state.snapshotId) {
+    await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal);
+  }
 }
 
 function required<T>(value: T | undefined): T {

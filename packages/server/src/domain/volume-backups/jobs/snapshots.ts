@@ -57,6 +57,12 @@ export async function deleteServiceSnapshot(
   snapshotId: string,
   signal?: AbortSignal,
 ) {
+  await requestSnapshotDeletion(deps, snapshotId);
+  await waitForSnapshotDeleted(deps, snapshotId, signal);
+}
+
+/** Asks Cinder to delete a snapshot the service made (again, if it is stuck), without waiting. */
+export async function requestSnapshotDeletion(deps: VolumeBackupJobDeps, snapshotId: string) {
   await deps.cloud.asServiceOnCinder(async (auth) => {
     const snapshot = await deps.cloud.cinder.getSnapshot(auth, snapshotId);
     if (!snapshot) return;
@@ -70,6 +76,13 @@ export async function deleteServiceSnapshot(
     }
     if (snapshot.status !== 'deleting') await deps.cloud.cinder.deleteSnapshot(auth, snapshotId);
   });
+}
+
+export async function waitForSnapshotDeleted(
+  deps: VolumeBackupJobDeps,
+  snapshotId: string,
+  signal?: AbortSignal,
+) {
   await waitUntil(
     `snapshot ${snapshotId} to be deleted`,
     () =>
