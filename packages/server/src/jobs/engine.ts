@@ -119,6 +119,8 @@ export class JobEngine {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private wakeUp: (() => void) | undefined;
+  /** A wake() that came while the loop was claiming: it looks again at once instead of sleeping. */
+  private wakeRequested = false;
   private readonly stopController = new AbortController();
 
   constructor(private readonly options: JobEngineOptions) {
@@ -152,6 +154,7 @@ export class JobEngine {
 
   /** Claim now instead of at the next poll (after this process enqueued a job). */
   wake() {
+    this.wakeRequested = true;
     this.wakeUp?.();
   }
 
@@ -174,6 +177,7 @@ export class JobEngine {
   private async pollLoop() {
     while (!this.stopping) {
       let claimed = false;
+      this.wakeRequested = false;
       while (!this.stopping && this.running.size < this.options.concurrency) {
         const job = await this.claim().catch((error) => {
           this.options.logger.error({ err: error }, 'claiming a job failed');
@@ -186,7 +190,7 @@ export class JobEngine {
       if (this.stopping) break;
       await new Promise<void>((resolve) => {
         this.wakeUp = resolve;
-        setTimeout(resolve, claimed ? 0 : this.options.pollMs).unref();
+        setTimeout(resolve, claimed || this.wakeRequested ? 0 : this.options.pollMs).unref();
       });
       this.wakeUp = undefined;
     }
@@ -237,7 +241,11 @@ export class JobEngine {
       .catch((error) =>
         this.options.logger.warn({ err: error, job_id: job.id }, 'could not record the outcome of a job'),
       )
-      .finally(() => this.running.delete(job.id));
+      .finally(() => {
+        this.running.delete(job.id);
+        // A slot is free and the job's keys are released: queued jobs may start now.
+        this.wake();
+      });
     this.running.set(job.id, { controller, done });
   }
 
