@@ -28,8 +28,9 @@ export class ChunkIndex {
     const found = new Set<string>();
     for (let i = 0; i < ids.length; i += BATCH) {
       const part = ids.slice(i, i + BATCH);
+      // Through the primary key whatever the planner thinks of the table's size (migration chunk_lookup).
       const rows = await this.prisma.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM "Chunk" WHERE "repositoryId" = ${this.repositoryId} AND id = ANY(${part}::text[])`;
+        SELECT id FROM "chunksById"(${this.repositoryId}, ${part}::text[])`;
       for (const row of rows) found.add(row.id);
     }
     return found;
@@ -42,8 +43,7 @@ export class ChunkIndex {
       const rows = await this.prisma.$queryRaw<
         Array<{ id: string; packId: string; offset: bigint; storedLength: number; rawLength: number }>
       >`
-        SELECT id, "packId", "offset", "storedLength", "rawLength" FROM "Chunk"
-        WHERE "repositoryId" = ${this.repositoryId} AND id = ANY(${part}::text[])`;
+        SELECT id, "packId", "offset", "storedLength", "rawLength" FROM "chunksById"(${this.repositoryId}, ${part}::text[])`;
       for (const row of rows) found.set(row.id, { ...row, offset: Number(row.offset) });
     }
     return found;
