@@ -1,41 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OpenStackHttp } from '../../packages/server/src/openstack/http.js';
+import { KeystoneClient } from '../../packages/server/src/openstack/keystone.js';
 
-export interface KeystoneLogin {
-  token: string;
-  projectId: string;
-  catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }>;
-}
-
-/** A project-scoped token by password (domain `default`); the password and project default to the user's name, as on the simulator and the rig. */
-export async function keystoneLogin(
-  authUrl: string,
-  user: string,
-  password = user,
-  project = user,
-): Promise<KeystoneLogin> {
-  const response = await fetch(`${authUrl}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: user, domain: { id: 'default' }, password } },
-        },
-        scope: { project: { name: project, domain: { id: 'default' } } },
-      },
-    }),
+/**
+ * A project-scoped token by password, through the service's own Keystone client (domain `Default`);
+ * the password and project default to the user's name, as on the simulator and the rig.
+ */
+export async function keystoneLogin(authUrl: string, user: string, password = user, project = user) {
+  const keystone = new KeystoneClient(
+    authUrl,
+    new OpenStackHttp('keystone', { timeoutMs: 30_000, maxAttempts: 1 }),
+  );
+  const issued = await keystone.issueToken({
+    username: user,
+    password,
+    projectName: project,
+    userDomainName: 'Default',
+    projectDomainName: 'Default',
   });
-  if (response.status !== 201)
-    throw new Error(`Keystone at ${authUrl}: ${response.status} ${await response.text()}`);
-  const { token } = (await response.json()) as {
-    token: { project: { id: string }; catalog?: KeystoneLogin['catalog'] };
-  };
-  return {
-    token: response.headers.get('x-subject-token') ?? '',
-    projectId: token.project.id,
-    catalog: token.catalog ?? [],
-  };
+  return { token: issued.id, projectId: issued.body.project?.id ?? '', catalog: issued.body.catalog ?? [] };
 }
 
 /** Minimal calls to the simulated Keystone/Cinder and to the service's /v1, as the benchmark's client. */

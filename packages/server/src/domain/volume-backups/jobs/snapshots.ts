@@ -78,7 +78,7 @@ export async function requestSnapshotDeletion(deps: VolumeBackupJobDeps, snapsho
   });
 }
 
-export async function waitForSnapshotDeleted(
+async function waitForSnapshotDeleted(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal?: AbortSignal,
