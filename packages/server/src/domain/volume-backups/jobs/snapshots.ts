@@ -78,11 +78,7 @@ export async function requestSnapshotDeletion(deps: VolumeBackupJobDeps, snapsho
   });
 }
 
-async function waitForSnapshotDeleted(
-  deps: VolumeBackupJobDeps,
-  snapshotId: string,
-  signal?: AbortSignal,
-) {
+async function waitForSnapshotDeleted(deps: VolumeBackupJobDeps, snapshotId: string, signal?: AbortSignal) {
   await waitUntil(
     `snapshot ${snapshotId} to be deleted`,
     () =>
