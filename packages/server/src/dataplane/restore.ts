@@ -1,6 +1,7 @@
 import type { EngineContext } from './backup.js';
 import type { ChunkLocation } from './chunk-index.js';
 import { InFlight, Semaphore } from './concurrency.js';
+import { allocateShared } from './direct-io.js';
 import { abortError, DataIntegrityError, throwIfAborted } from './errors.js';
 import { ManifestCorruptError, type ManifestEntry, ManifestReader } from './manifest.js';
 import { ObjectNotFoundError } from './object-store.js';
@@ -55,7 +56,11 @@ class RecentChunks {
 
   add(id: string, data: Buffer): void {
     if (this.map.has(id)) return;
-    this.map.set(id, { data: this.keepData ? Buffer.from(data) : Buffer.alloc(0), size: data.length });
+    // A copy in page-aligned memory where it can be (direct-io.ts): written again later, it
+    // can still go to the disk without the page cache.
+    const copy = this.keepData ? Buffer.from(allocateShared(data.length)) : Buffer.alloc(0);
+    copy.set(this.keepData ? data : copy);
+    this.map.set(id, { data: copy, size: data.length });
     this.bytes += data.length;
     for (const [oldId, old] of this.map) {
       if (this.bytes <= this.capacity) break;
@@ -76,7 +81,7 @@ async function readBackup(
   repo: RepositoryHandle,
   reader: ManifestReader,
   sink: ChunkSink,
-  options: { signal: AbortSignal | undefined; keepData: boolean },
+  options: { signal: AbortSignal | undefined; keepData: boolean; alignedData: boolean },
 ): Promise<void> {
   const { chunkSize, sizeBytes } = reader.header;
   const entriesPerBatch = Math.max(1, Math.floor(BATCH_RAW_BYTES / chunkSize));
@@ -96,10 +101,13 @@ async function readBackup(
     const start = first.offset;
     const length = last.offset + last.storedLength - start;
     const buffer = buffers.take(spanBytes);
-    // Raw blobs are checked and written where they were read: room for decompressed (and
-    // decrypted) ones only.
+    let bufferHeld = true;
+    // Raw blobs are checked and written where they were read (at a pack's arbitrary offsets), unless
+    // the target wants aligned data: room for decompressed (and decrypted) ones only, or for all.
     const out =
-      encrypted || span.some((loc) => loc.storedLength < loc.rawLength) ? buffers.take(rawBytes) : null;
+      encrypted || options.alignedData || span.some((loc) => loc.storedLength < loc.rawLength)
+        ? buffers.take(rawBytes)
+        : null;
     try {
       try {
         await repo.store.readRangeInto(packKey(first.packId), start, Buffer.from(buffer, 0, length));
@@ -122,7 +130,13 @@ async function readBackup(
           id: loc.id,
         })),
         repo.crypto?.workerKeys ?? null,
+        options.alignedData,
       );
+      if (options.alignedData) {
+        // Every chunk is in `out` now: the read buffer can serve another span while this one is written.
+        buffers.give(buffer);
+        bufferHeld = false;
+      }
       const pieces: Piece[] = [];
       span.forEach((loc, i) => {
         const error = decoded.errors[i];
@@ -133,7 +147,7 @@ async function readBackup(
         const at = decoded.at[i]!;
         const data =
           at < 0 || !out
-            ? Buffer.from(buffer, loc.offset - start, loc.rawLength)
+            ? Buffer.from(buffer, loc.offset - start, loc.rawLength) // raw, not copied: !alignedData
             : Buffer.from(out, at, loc.rawLength);
         const indexes = uses.get(loc.id)!;
         if (indexes.length > 1) recent.add(loc.id, data);
@@ -141,7 +155,7 @@ async function readBackup(
       });
       await sink.chunks(pieces);
     } finally {
-      buffers.give(buffer);
+      if (bufferHeld) buffers.give(buffer);
       buffers.give(out);
     }
   };
@@ -332,7 +346,7 @@ export async function runRestore(
           input.onProgress?.(done, total);
         },
       },
-      { signal: input.signal, keepData: true },
+      { signal: input.signal, keepData: true, alignedData: input.target.prefersAlignedData === true },
     );
   } catch (error) {
     if (error instanceof ManifestCorruptError) {
@@ -382,7 +396,7 @@ export async function runVerify(
           input.onProgress?.(done, total);
         },
       },
-      { signal: input.signal, keepData: false },
+      { signal: input.signal, keepData: false, alignedData: false },
     );
   } catch (error) {
     if (!(error instanceof ManifestCorruptError)) throw error;

@@ -59,6 +59,11 @@ export interface VolumeWriter {
   write(offset: number, data: Buffer): Promise<void>;
   /** Optional: the buffers back to back at `offset`, in one call (spares the data plane a gathering copy). */
   writev?(offset: number, data: Buffer[]): Promise<void>;
+  /**
+   * Optional: data in page-aligned memory (direct-io.ts) at 4 KiB-aligned offsets goes to the
+   * disk without a copy into the page cache, so the data plane hands over such memory where it can.
+   */
+  readonly prefersAlignedData?: boolean;
   /** Durable (fsync) and, for `file`, change tracking updated (trackers "all", see the layout doc). */
   finish(): Promise<void>;
   abort(): Promise<void>;

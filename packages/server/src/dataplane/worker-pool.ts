@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina';
+import { allocateShared } from './direct-io.js';
 
 export interface BlobToDecode {
   /** Offset in the buffer handed to decode(). */
@@ -85,16 +86,18 @@ export class WorkerPool {
    * Decompresses (and, with `keys`, decrypts) the blobs lying in `buffer` into `out` (back to back;
    * as large as their raw lengths together) and checks their digests. Per blob: `at`, the offset of
    * its data in `out`, or -1 when it lies in `buffer` as stored (raw unencrypted blobs are not
-   * copied); `errors`, null or why it is damaged.
+   * copied unless `copyRaw`: then every blob's data ends up in `out`); `errors`, null or why it is
+   * damaged.
    */
   async decode(
     buffer: SharedArrayBuffer,
     out: SharedArrayBuffer,
     blobs: BlobToDecode[],
     keys: { idKey: Uint8Array; dataKey: Uint8Array } | null = null,
+    copyRaw = false,
   ): Promise<{ errors: Array<string | null>; at: number[] }> {
     return (await this.pool.run(
-      { buffer, out, blobs, idKey: keys?.idKey ?? null, dataKey: keys?.dataKey ?? null },
+      { buffer, out, blobs, idKey: keys?.idKey ?? null, dataKey: keys?.dataKey ?? null, copyRaw },
       { name: 'decompress' },
     )) as {
       errors: Array<string | null>;
@@ -118,7 +121,7 @@ export class BufferPool {
   constructor(private readonly keepPerSize: number) {}
 
   take(size: number): SharedArrayBuffer {
-    return this.free.get(size)?.pop() ?? new SharedArrayBuffer(size);
+    return this.free.get(size)?.pop() ?? allocateShared(size);
   }
 
   give(buffer: SharedArrayBuffer | null | undefined): void {

@@ -104,10 +104,10 @@ export function compress({ buffer, offsets, lengths, level, ids = null, dataKey 
  * of the compressed and the encrypted ones together) and checks each one's SHA-256 (HMAC-SHA-256
  * with `idKey`) against its id. Encrypted blobs (flag bit 7) are opened with their key from
  * `dataKey` first (a wrong key or damage fails the GCM tag). A raw, unencrypted blob is checked where
- * it lies, not copied. Returns, per blob, where its data is (`at`: offset in `out`, or -1 for in
+ * it lies, not copied, unless `copyRaw`. Returns, per blob, where its data is (`at`: offset in `out`, or -1 for in
  * place in `buffer`) and null or the reason it is damaged.
  */
-export function decompress({ buffer, out, blobs, idKey = null, dataKey = null }) {
+export function decompress({ buffer, out, blobs, idKey = null, dataKey = null, copyRaw = false }) {
   const data = new Uint8Array(buffer);
   const raw = Buffer.from(out);
   const errors = new Array(blobs.length).fill(null);
@@ -156,8 +156,9 @@ export function decompress({ buffer, out, blobs, idKey = null, dataKey = null })
           errors[i] = `stored ${src.length} bytes for a raw chunk of ${rawLength}`;
           continue;
         }
-        if (flags & BLOB_AES) {
-          // Decrypted into a fresh buffer: handed back in `out` like a decompressed one.
+        if (flags & BLOB_AES || copyRaw) {
+          // Decrypted into a fresh buffer, or asked for in `out` (aligned for the restore's target):
+          // handed back in `out` like a decompressed one.
           plain = raw.subarray(pos, pos + rawLength);
           plain.set(src);
           at[i] = pos;

@@ -1,0 +1,56 @@
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+
+/**
+ * Writes that skip the page cache (O_DIRECT), for the `file` driver's restores: measured here,
+ * writing 512 MiB buffered and syncing cost 0.2–1.2 CPU-s, most of it the kernel's copy into freshly
+ * allocated page-cache pages; O_DIRECT from the same memory 0.06 CPU-s, at the disk's speed. The
+ * final fsync is still needed (block allocation, the disk's cache). O_DIRECT wants aligned memory,
+ * offsets and lengths.
+ *
+ * Repository objects stay buffered: tried (4 MiB aligned stages), it saved a full backup little and
+ * made a restore soon after it read the packs from the disk instead of the page cache.
+ *
+ * JavaScript cannot see an address, and a plain SharedArrayBuffer starts wherever malloc put it
+ * (16 bytes past a page here). A shared WebAssembly.Memory is reserved by V8 in whole pages, so its
+ * buffer starts on a page: such buffers are remembered here, and a view of one is aligned exactly
+ * when its offset and length are multiples of DIRECT_IO_ALIGNMENT.
+ */
+
+/** Offsets, lengths and addresses of O_DIRECT transfers are multiples of this (any block device's logical block divides it). */
+export const DIRECT_IO_ALIGNMENT = 4096;
+const WASM_PAGE = 64 * 1024;
+const pageAligned = new WeakSet<SharedArrayBuffer>();
+
+/** A zeroed SharedArrayBuffer of `size` bytes; page-aligned when `size` is a multiple of 64 KiB. */
+export function allocateShared(size: number): SharedArrayBuffer {
+  if (size > 0 && size % WASM_PAGE === 0) {
+    const pages = size / WASM_PAGE;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    pageAligned.add(buffer);
+    return buffer;
+  }
+  return new SharedArrayBuffer(size);
+}
+
+/** True when `view` may be written with O_DIRECT: page-aligned memory, aligned start and length. */
+export function isDirectIoReady(view: Uint8Array): boolean {
+  return (
+    view.byteLength % DIRECT_IO_ALIGNMENT === 0 &&
+    view.byteOffset % DIRECT_IO_ALIGNMENT === 0 &&
+    pageAligned.has(view.buffer as SharedArrayBuffer)
+  );
+}
+
+/**
+ * `file` opened for writing with O_DIRECT, or null where the file system refuses it (tmpfs: EINVAL).
+ */
+export async function openDirect(file: string): Promise<FileHandle | null> {
+  try {
+    return await open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return null;
+    throw error;
+  }
+}
