@@ -21,13 +21,24 @@ import { type FileHandle, open } from 'node:fs/promises';
 export const DIRECT_IO_ALIGNMENT = 4096;
 const WASM_PAGE = 64 * 1024;
 const pageAligned = new WeakSet<SharedArrayBuffer>();
+/** The part of WebAssembly used here (typed locally: the ES lib of our tsconfig has no WebAssembly). */
+const { Memory } = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (descriptor: {
+        initial: number;
+        maximum: number;
+        shared: true;
+      }) => { buffer: SharedArrayBuffer };
+    };
+  }
+).WebAssembly;
 
 /** A zeroed SharedArrayBuffer of `size` bytes; page-aligned when `size` is a multiple of 64 KiB. */
 export function allocateShared(size: number): SharedArrayBuffer {
   if (size > 0 && size % WASM_PAGE === 0) {
     const pages = size / WASM_PAGE;
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const buffer = memory.buffer as unknown as SharedArrayBuffer;
+    const { buffer } = new Memory({ initial: pages, maximum: pages, shared: true });
     pageAligned.add(buffer);
     return buffer;
   }
