@@ -2,14 +2,12 @@ import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 
 /**
- * Writes that skip the page cache (O_DIRECT), for the `file` driver's restores: measured here,
+ * I/O past the page cache (O_DIRECT) for the bulk data we write once and rarely read again: the
+ * `file` driver's restores, and objects and pack reads of `file://` repositories. Measured here,
  * writing 512 MiB buffered and syncing cost 0.2–1.2 CPU-s, most of it the kernel's copy into freshly
- * allocated page-cache pages; O_DIRECT from the same memory 0.06 CPU-s, at the disk's speed. The
- * final fsync is still needed (block allocation, the disk's cache). O_DIRECT wants aligned memory,
- * offsets and lengths.
- *
- * Repository objects stay buffered: tried (4 MiB aligned stages), it saved a full backup little and
- * made a restore soon after it read the packs from the disk instead of the page cache.
+ * allocated page-cache pages; O_DIRECT from the same memory 0.06 CPU-s, at the disk's speed. A
+ * backup also no longer pushes other data out of the page cache. The final fsync is still needed
+ * (block allocation, the disk's cache). O_DIRECT wants aligned memory, offsets and lengths.
  *
  * JavaScript cannot see an address, and a plain SharedArrayBuffer starts wherever malloc put it
  * (16 bytes past a page here). A shared WebAssembly.Memory is reserved by V8 in whole pages, so its
@@ -55,11 +53,15 @@ export function isDirectIoReady(view: Uint8Array): boolean {
 }
 
 /**
- * `file` opened for writing with O_DIRECT, or null where the file system refuses it (tmpfs: EINVAL).
+ * `file` opened with O_DIRECT, or null where the file system refuses it (EINVAL). ENOENT and the
+ * like are thrown.
  */
-export async function openDirect(file: string): Promise<FileHandle | null> {
+export async function openDirect(file: string, mode: 'write' | 'read' = 'write'): Promise<FileHandle | null> {
   try {
-    return await open(file, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
+    return await open(
+      file,
+      (mode === 'read' ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) | fsConstants.O_DIRECT,
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EINVAL') return null;
     throw error;

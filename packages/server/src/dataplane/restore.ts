@@ -1,7 +1,7 @@
 import type { EngineContext } from './backup.js';
 import type { ChunkLocation } from './chunk-index.js';
 import { InFlight, Semaphore } from './concurrency.js';
-import { allocateShared } from './direct-io.js';
+import { allocateShared, DIRECT_IO_ALIGNMENT } from './direct-io.js';
 import { abortError, DataIntegrityError, throwIfAborted } from './errors.js';
 import { ManifestCorruptError, type ManifestEntry, ManifestReader } from './manifest.js';
 import { ObjectNotFoundError } from './object-store.js';
@@ -87,6 +87,8 @@ async function readBackup(
   const entriesPerBatch = Math.max(1, Math.floor(BATCH_RAW_BYTES / chunkSize));
   const spanBytes = Math.max(BATCH_RAW_BYTES, 2 * chunkSize);
   const rawBytes = entriesPerBatch * chunkSize;
+  // Room for a read widened to block boundaries (readRangeDirect).
+  const spanLimit = spanBytes - 2 * DIRECT_IO_ALIGNMENT;
   const window = new Semaphore(ctx.pool.threads * 2);
   const buffers = ctx.buffers;
   const recent = new RecentChunks(RECENT_CHUNKS_BYTES, options.keepData);
@@ -108,9 +110,16 @@ async function readBackup(
       encrypted || options.alignedData || span.some((loc) => loc.storedLength < loc.rawLength)
         ? buffers.take(rawBytes)
         : null;
+    // Where the span's first byte is in `buffer`: past 0 when read from a block boundary (O_DIRECT).
+    let shift = 0;
     try {
       try {
-        await repo.store.readRangeInto(packKey(first.packId), start, Buffer.from(buffer, 0, length));
+        const key = packKey(first.packId);
+        if (repo.store.readRangeDirect && length + 2 * DIRECT_IO_ALIGNMENT <= buffer.byteLength) {
+          shift = await repo.store.readRangeDirect(key, start, length, buffer);
+        } else {
+          await repo.store.readRangeInto(key, start, Buffer.from(buffer, 0, length));
+        }
       } catch (error) {
         const reason =
           error instanceof ObjectNotFoundError
@@ -123,7 +132,7 @@ async function readBackup(
         buffer,
         out ?? EMPTY,
         span.map((loc) => ({
-          offset: loc.offset - start,
+          offset: loc.offset - start + shift,
           storedLength: loc.storedLength,
           rawLength: loc.rawLength,
           flags: blobFlagsOf(loc.storedLength, loc.rawLength, encrypted),
@@ -147,7 +156,7 @@ async function readBackup(
         const at = decoded.at[i]!;
         const data =
           at < 0 || !out
-            ? Buffer.from(buffer, loc.offset - start, loc.rawLength) // raw, not copied: !alignedData
+            ? Buffer.from(buffer, loc.offset - start + shift, loc.rawLength) // raw, not copied: !alignedData
             : Buffer.from(out, at, loc.rawLength);
         const indexes = uses.get(loc.id)!;
         if (indexes.length > 1) recent.add(loc.id, data);
@@ -206,7 +215,7 @@ async function readBackup(
           first &&
           last &&
           (loc.offset - (last.offset + last.storedLength) > MAX_READ_GAP ||
-            loc.offset + loc.storedLength - first.offset > spanBytes)
+            loc.offset + loc.storedLength - first.offset > spanLimit)
         ) {
           await readSpan(span, uses);
           span = [];

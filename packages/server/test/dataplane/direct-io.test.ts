@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateShared, isDirectIoReady } from '../../src/dataplane/direct-io.js';
 import { createFileStorageDriver } from '../../src/dataplane/index.js';
+import { FileObjectStore, ObjectNotFoundError } from '../../src/dataplane/object-store.js';
 
 const run = promisify(execFile);
 const KiB = 1024;
@@ -63,7 +65,7 @@ async function restoreMix(dir: string, volumeId: string) {
   return { prefersAligned, cached };
 }
 
-describe('direct I/O of the file driver’s restores', () => {
+describe('direct I/O: the file driver’s restores, file repositories', () => {
   const dirs: string[] = [];
   afterAll(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -88,5 +90,65 @@ describe('direct I/O of the file driver’s restores', () => {
     // Only the 4 buffered writes (about 200 KiB) may be cached; 9 MiB went to the disk directly.
     expect(cached).toBeGreaterThan(0);
     expect(cached).toBeLessThan(1 * MiB);
+  });
+
+  it('writes repository objects past the page cache, whatever their size and the pieces they come in', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'direct-io-store-'));
+    dirs.push(root);
+    const store = new FileObjectStore(pathToFileURL(root).href, root);
+    const sizes = [0, 100, 4095, 4096, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 123];
+    for (const [n, size] of sizes.entries()) {
+      const data = randomBytes(size);
+      const writer = await store.createWriter(`packs/00/object-${n}`);
+      // Pieces of uneven sizes, as a pack's appends are.
+      for (let at = 0, step = 1; at < size; step = (step * 7 + 3) % (1536 * KiB) || 1) {
+        const end = Math.min(size, at + step);
+        await writer.write(data.subarray(at, end));
+        at = end;
+      }
+      expect(writer.bytesWritten).toBe(size);
+      await writer.commit();
+      const file = path.join(root, 'packs', '00', `object-${n}`);
+      if (size >= 4 * MiB) expect(await residentBytes(file)).toBeLessThan(size / 2);
+      expect((await readFile(file)).equals(data)).toBe(true);
+    }
+    // Nothing but the objects: no temp file left.
+    expect((await readdir(path.join(root, 'packs', '00'))).sort()).toEqual(
+      sizes.map((_, n) => `object-${n}`).sort(),
+    );
+    const aborted = await store.createWriter('packs/00/aborted');
+    await aborted.write(randomBytes(5 * MiB));
+    await aborted.abort();
+    expect(await readdir(path.join(root, 'packs', '00'))).toHaveLength(sizes.length);
+  });
+
+  it('reads ranges of repository objects from a block boundary past the page cache', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'direct-io-read-'));
+    dirs.push(root);
+    const store = new FileObjectStore(pathToFileURL(root).href, root);
+    const data = randomBytes(3 * MiB + 777);
+    const writer = await store.createWriter('packs/01/object');
+    await writer.write(data);
+    await writer.commit();
+    const into = allocateShared(2 * MiB);
+    for (const [offset, length] of [
+      [0, 1],
+      [0, 1 * MiB],
+      [4096, 8192],
+      [12_345, 1 * MiB + 1],
+      [data.length - 777, 777],
+      [data.length - 1, 1],
+      [2 * MiB + 4095, 1 * MiB - 3318], // up to the end, from inside a block
+    ] as const) {
+      const shift = await store.readRangeDirect('packs/01/object', offset, length, into);
+      expect(shift).toBe(offset % 4096);
+      expect(Buffer.from(into, shift, length).equals(data.subarray(offset, offset + length))).toBe(true);
+    }
+    await expect(store.readRangeDirect('packs/01/object', data.length - 10, 11, into)).rejects.toThrow(
+      /shorter/,
+    );
+    await expect(store.readRangeDirect('packs/01/missing', 0, 10, into)).rejects.toBeInstanceOf(
+      ObjectNotFoundError,
+    );
   });
 });
