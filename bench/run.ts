@@ -551,7 +551,7 @@ function summarise(results: ModeResult[]) {
         ],
         [
           `[${result.mode}] passthrough GET /v1/volume/<id>`,
-          `p50 ${api.passthroughP50Ms} ms`,
+          `p50 ${api.passthroughP50Ms.toFixed(3)} ms`,
           `direct p50 ${api.directP50Ms} ms: +${api.passthroughAddedP50Ms} ms (target ≤ 1 ms)`,
         ],
       );

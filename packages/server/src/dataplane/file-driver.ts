@@ -308,7 +308,8 @@ async function writeNonZeroRuns(fh: FileHandle, data: Buffer, position: number):
   if (runStart >= 0) await writeAll(fh, data.subarray(runStart), position + runStart);
 }
 
-async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+/** Writes all of `data` at `position` (a write may be short). */
+export async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);

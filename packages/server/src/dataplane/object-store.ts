@@ -14,7 +14,7 @@ import {
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocateShared, DIRECT_IO_ALIGNMENT, isDirectIoReady, openDirect } from './direct-io.js';
-import { syncDir } from './file-driver.js';
+import { syncDir, writeAll } from './file-driver.js';
 import type { RemoteStoreOptions } from './object-store-remote.js';
 import { S3ObjectStore, type S3Settings } from './s3-store.js';
 import { type SwiftAuth, SwiftObjectStore } from './swift-store.js';
@@ -156,14 +156,7 @@ export class FileObjectStore implements ObjectStore {
       throw error;
     }
     try {
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(target, done, length - done, offset + done);
-        if (bytesRead === 0) {
-          throw new Error(`object ${key} is shorter than ${offset + length} bytes (read ${offset + done})`);
-        }
-        done += bytesRead;
-      }
+      await readAtLeast(fh, key, target, offset, length);
     } finally {
       await fh.close();
     }
@@ -190,16 +183,8 @@ export class FileObjectStore implements ObjectStore {
       return 0;
     }
     try {
-      const target = Buffer.from(into, 0, span);
-      let done = 0;
-      // A short read happens only at the end of the file, which may come before `span` but not before our bytes.
-      while (done < shift + length) {
-        const { bytesRead } = await fh.read(target, done, span - done, from + done);
-        if (bytesRead === 0) {
-          throw new Error(`object ${key} is shorter than ${offset + length} bytes (read ${from + done})`);
-        }
-        done += bytesRead;
-      }
+      // Up to `span` (whole blocks for O_DIRECT); the file may end before it, not before our bytes.
+      await readAtLeast(fh, key, Buffer.from(into, 0, span), from, shift + length);
     } finally {
       await fh.close();
     }
@@ -339,7 +324,7 @@ class FileObjectWriter implements ObjectWriter {
 
   async write(data: Uint8Array): Promise<void> {
     if (!this.direct) {
-      await writeAllAt(this.fh, data, this.bytesWritten);
+      await writeAll(this.fh, data, this.bytesWritten);
       this.bytesWritten += data.length;
       return;
     }
@@ -372,7 +357,7 @@ class FileObjectWriter implements ObjectWriter {
     const view = Buffer.from(stage, 0, length);
     if (this.direct && length % DIRECT_IO_ALIGNMENT === 0) {
       try {
-        await writeAllAt(this.direct, view, offset);
+        await writeAll(this.direct, view, offset);
         return;
       } catch (error) {
         // An alignment this device does not take: the page cache from here on (same bytes).
@@ -380,7 +365,7 @@ class FileObjectWriter implements ObjectWriter {
         this.direct = null;
       }
     }
-    await writeAllAt(this.fh, view, offset);
+    await writeAll(this.fh, view, offset);
   }
 
   async commit(): Promise<void> {
@@ -394,7 +379,7 @@ class FileObjectWriter implements ObjectWriter {
         const whole = this.staged - (this.staged % DIRECT_IO_ALIGNMENT);
         if (whole > 0) await this.writeStage(stage, whole, this.stageOffset);
         if (whole < this.staged) {
-          await writeAllAt(
+          await writeAll(
             this.fh,
             new Uint8Array(stage, whole, this.staged - whole),
             this.stageOffset + whole,
@@ -429,11 +414,15 @@ class FileObjectWriter implements ObjectWriter {
   }
 }
 
-async function writeAllAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+/** Reads from `position` into `target` until at least `need` bytes are in; fewer means the object is too short. */
+async function readAtLeast(fh: FileHandle, key: string, target: Buffer, position: number, need: number) {
   let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
+  while (done < need) {
+    const { bytesRead } = await fh.read(target, done, target.length - done, position + done);
+    if (bytesRead === 0) {
+      throw new Error(`object ${key} is shorter than ${position + need} bytes (read ${position + done})`);
+    }
+    done += bytesRead;
   }
 }
 
