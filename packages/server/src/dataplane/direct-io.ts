@@ -53,6 +53,64 @@ export function isDirectIoReady(view: Uint8Array): boolean {
 }
 
 /**
+ * A file's O_DIRECT handle for writing, given up for good at the first EINVAL (an alignment this
+ * device does not take): callers then write the same bytes through the page cache.
+ */
+export class DirectWriter {
+  constructor(private handle: FileHandle | null) {}
+
+  get usable(): boolean {
+    return this.handle !== null;
+  }
+
+  /**
+   * Writes `pieces` (aligned, see isDirectIoReady) back to back at `offset` (aligned). A short write
+   * is finished through `buffered`. Returns false, having written nothing, when O_DIRECT is not
+   * (or no longer) available.
+   */
+  async write(pieces: Uint8Array[], offset: number, buffered: FileHandle): Promise<boolean> {
+    const handle = this.handle;
+    if (!handle) return false;
+    let at = offset;
+    try {
+      for (let i = 0; i < pieces.length; ) {
+        const batch = pieces.slice(i, i + IOV_MAX);
+        const length = batch.reduce((n, piece) => n + piece.length, 0);
+        const { bytesWritten } = await handle.writev(batch, at);
+        if (bytesWritten < length) {
+          await writeAll(buffered, Buffer.concat(batch).subarray(bytesWritten), at + bytesWritten);
+        }
+        at += length;
+        i += batch.length;
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL' || at !== offset) throw error;
+      this.handle = null;
+      await handle.close().catch(() => {});
+      return false;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+    this.handle = null;
+  }
+}
+
+/** writev takes at most this many buffers. */
+const IOV_MAX = 1024;
+
+/** Writes all of `data` at `position` (a write may be short). */
+export async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/**
  * `file` opened with O_DIRECT, or null where the file system refuses it (EINVAL). ENOENT and the
  * like are thrown.
  */

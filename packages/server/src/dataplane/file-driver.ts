@@ -4,7 +4,7 @@ import { type FileHandle, open, readFile, rename, rm, stat } from 'node:fs/promi
 import path from 'node:path';
 import fsExt from 'fs-ext';
 import { z } from 'zod';
-import { DIRECT_IO_ALIGNMENT, isDirectIoReady, openDirect } from './direct-io.js';
+import { DIRECT_IO_ALIGNMENT, DirectWriter, isDirectIoReady, openDirect, writeAll } from './direct-io.js';
 import { normalizeExtents } from './extents.js';
 import type { Extent, SnapshotReader, StorageDriver, VolumeWriter } from './types.js';
 
@@ -58,7 +58,7 @@ export function createFileStorageDriver(options: { dir: string }): StorageDriver
         await fh.close();
         throw error;
       }
-      return new FileVolumeWriter(fh, direct, file);
+      return new FileVolumeWriter(fh, new DirectWriter(direct), file);
     },
 
     async rollback({ volumeId, snapshotId }) {
@@ -152,21 +152,17 @@ class FileVolumeWriter implements VolumeWriter {
   private writeback: Promise<void> | null = null;
   constructor(
     private readonly fh: FileHandle,
-    private direct: FileHandle | null,
+    private readonly direct: DirectWriter,
     private readonly file: string,
   ) {}
 
   get prefersAlignedData(): boolean {
-    return this.direct !== null;
+    return this.direct.usable;
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
     if (await this.writeDirect(offset, [data])) return;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
+    await writeAll(this.fh, data, offset);
     this.wrote(data.length);
   }
 
@@ -194,29 +190,8 @@ class FileVolumeWriter implements VolumeWriter {
 
   /** Writes `data` through O_DIRECT when all of it is aligned; false (nothing written) otherwise. */
   private async writeDirect(offset: number, data: Buffer[]): Promise<boolean> {
-    const direct = this.direct;
-    if (!direct || offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return false;
-    let at = offset;
-    try {
-      for (let i = 0; i < data.length; ) {
-        // writev takes at most IOV_MAX (1024) buffers; a short direct write ends on a block.
-        const batch = data.slice(i, i + 1024);
-        const length = batch.reduce((n, piece) => n + piece.length, 0);
-        const { bytesWritten } = await direct.writev(batch, at);
-        if (bytesWritten < length) {
-          await writeAll(this.fh, Buffer.concat(batch).subarray(bytesWritten), at + bytesWritten);
-        }
-        at += length;
-        i += batch.length;
-      }
-    } catch (error) {
-      // An alignment this device does not take: the buffered handle from here on (same bytes).
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL' || at !== offset) throw error;
-      this.direct = null;
-      await direct.close().catch(() => {});
-      return false;
-    }
-    return true;
+    if (offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return false;
+    return this.direct.write(data, offset, this.fh);
   }
 
   private wrote(bytes: number): void {
@@ -248,7 +223,7 @@ class FileVolumeWriter implements VolumeWriter {
   private async close() {
     if (this.closed) return;
     this.closed = true;
-    await this.direct?.close();
+    await this.direct.close();
     await this.fh.close();
   }
 }
@@ -306,15 +281,6 @@ async function writeNonZeroRuns(fh: FileHandle, data: Buffer, position: number):
     }
   }
   if (runStart >= 0) await writeAll(fh, data.subarray(runStart), position + runStart);
-}
-
-/** Writes all of `data` at `position` (a write may be short). */
-export async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 /** Sets every tracker of `volume-<id>.changes.json` to "all" (keeps the other keys); no file, no trackers. */

@@ -13,8 +13,15 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocateShared, DIRECT_IO_ALIGNMENT, isDirectIoReady, openDirect } from './direct-io.js';
-import { syncDir, writeAll } from './file-driver.js';
+import {
+  allocateShared,
+  DIRECT_IO_ALIGNMENT,
+  DirectWriter,
+  isDirectIoReady,
+  openDirect,
+  writeAll,
+} from './direct-io.js';
+import { syncDir } from './file-driver.js';
 import type { RemoteStoreOptions } from './object-store-remote.js';
 import { S3ObjectStore, type S3Settings } from './s3-store.js';
 import { type SwiftAuth, SwiftObjectStore } from './swift-store.js';
@@ -213,7 +220,7 @@ export class FileObjectStore implements ObjectStore {
       await rm(tmp, { force: true });
       throw error;
     }
-    return new FileObjectWriter(key, file, tmp, fh, direct);
+    return new FileObjectWriter(key, file, tmp, fh, new DirectWriter(direct));
   }
 
   async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
@@ -319,11 +326,11 @@ class FileObjectWriter implements ObjectWriter {
     private readonly file: string,
     private readonly tmp: string,
     private readonly fh: FileHandle,
-    private direct: FileHandle | null,
+    private readonly direct: DirectWriter,
   ) {}
 
   async write(data: Uint8Array): Promise<void> {
-    if (!this.direct) {
+    if (!this.direct.usable) {
       await writeAll(this.fh, data, this.bytesWritten);
       this.bytesWritten += data.length;
       return;
@@ -355,16 +362,7 @@ class FileObjectWriter implements ObjectWriter {
 
   private async writeStage(stage: SharedArrayBuffer, length: number, offset: number): Promise<void> {
     const view = Buffer.from(stage, 0, length);
-    if (this.direct && length % DIRECT_IO_ALIGNMENT === 0) {
-      try {
-        await writeAll(this.direct, view, offset);
-        return;
-      } catch (error) {
-        // An alignment this device does not take: the page cache from here on (same bytes).
-        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-        this.direct = null;
-      }
-    }
+    if (length % DIRECT_IO_ALIGNMENT === 0 && (await this.direct.write([view], offset, this.fh))) return;
     await writeAll(this.fh, view, offset);
   }
 
@@ -409,7 +407,7 @@ class FileObjectWriter implements ObjectWriter {
   }
 
   private async close(): Promise<void> {
-    await this.direct?.close().catch(() => {});
+    await this.direct.close().catch(() => {});
     await this.fh.close();
   }
 }

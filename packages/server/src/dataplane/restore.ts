@@ -59,7 +59,7 @@ class RecentChunks {
     // A copy in page-aligned memory where it can be (direct-io.ts): written again later, it
     // can still go to the disk without the page cache.
     const copy = this.keepData ? Buffer.from(allocateShared(data.length)) : Buffer.alloc(0);
-    copy.set(this.keepData ? data : copy);
+    if (this.keepData) copy.set(data);
     this.map.set(id, { data: copy, size: data.length });
     this.bytes += data.length;
     for (const [oldId, old] of this.map) {
