@@ -80,25 +80,34 @@ export class BenchClient {
     return (await this.json(`${this.cinderUrl}/_sim/volumes/${volumeId}/sha256`)).sha256;
   }
 
+  /**
+   * Backs up a volume and waits until the backup is available. Its time runs from the request to the
+   * moment the service recorded it available (the backup's `updated_at`, in milliseconds): the bench
+   * looks only every 100 ms, since a client asking 50 times a second takes CPU from the backup on a
+   * 2-core machine (about 0.2 CPU-s per full backup at 20 ms, measured).
+   */
   async backup(
     volumeId: string,
   ): Promise<{ id: string; seconds: number; storedBytes: number; incremental: boolean }> {
-    const started = performance.now();
+    const startedAt = Date.now();
     const { backup } = await this.json(`${this.serviceUrl}/v1/volume/backup`, 'POST', {
       backup: { volume_id: volumeId },
     });
     for (;;) {
+      await sleep(100);
       const { backup: shown } = await this.json(`${this.serviceUrl}/v1/volume/backup/${backup.id}`);
       if (shown.status === 'available') {
+        const availableAt = Date.parse(`${shown.updated_at}Z`);
+        if (!(availableAt >= startedAt))
+          throw new Error(`backup ${backup.id}: updated_at ${shown.updated_at}`);
         return {
           id: backup.id,
-          seconds: (performance.now() - started) / 1000,
+          seconds: (availableAt - startedAt) / 1000,
           storedBytes: shown.stored_bytes,
           incremental: shown.is_incremental,
         };
       }
       if (shown.status === 'error') throw new Error(`backup failed: ${shown.fail_reason}`);
-      await sleep(20);
     }
   }
 
