@@ -51,21 +51,13 @@ export class ChunkIndex {
 
   /**
    * Records a durable pack and its chunks (chunks known already keep their old location). Returns
-   * the chunk rows added.
+   * the chunk rows added. One statement (atomic by itself): a backup records a pack every few
+   * megabytes, and an interactive transaction's four round trips cost the service ~3 ms CPU each time.
    */
   async addPack(packId: string, sizeBytes: number, entries: readonly PackEntry[]): Promise<number> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`
-        INSERT INTO "Pack" ("repositoryId", id, "sizeBytes", "chunkCount")
-        VALUES (${this.repositoryId}, ${packId}, ${sizeBytes}, ${entries.length})
-        ON CONFLICT DO NOTHING`;
-      let added = 0;
-      for (let i = 0; i < entries.length; i += BATCH) {
-        const part = entries.slice(i, i + BATCH);
-        added += await tx.$executeRaw(insertChunks(this.repositoryId, packId, part, 'keep'));
-      }
-      return added;
-    });
+    return this.prisma.$executeRaw(
+      insertPackAndChunks(this.repositoryId, packId, sizeBytes, entries.length, entries),
+    );
   }
 
   /**
@@ -101,16 +93,9 @@ export class ChunkIndex {
 
   /** Adopts chunks found in a pack object the index did not know (crash leftovers still referenced). */
   async adoptPack(packId: string, sizeBytes: number, chunkCount: number, entries: readonly PackEntry[]) {
-    await this.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`
-        INSERT INTO "Pack" ("repositoryId", id, "sizeBytes", "chunkCount")
-        VALUES (${this.repositoryId}, ${packId}, ${sizeBytes}, ${chunkCount})
-        ON CONFLICT DO NOTHING`;
-      for (let i = 0; i < entries.length; i += BATCH) {
-        const part = entries.slice(i, i + BATCH);
-        await tx.$executeRaw(insertChunks(this.repositoryId, packId, part, 'keep'));
-      }
-    });
+    await this.prisma.$executeRaw(
+      insertPackAndChunks(this.repositoryId, packId, sizeBytes, chunkCount, entries),
+    );
   }
 
   /** One page of chunk ids in [from, to) after `after`, in id order. */
@@ -203,6 +188,22 @@ export class ChunkIndex {
 }
 
 /** INSERT of chunk rows; 'keep' leaves known chunks where they are, 'move' points them to this pack. */
+/** The pack's row (unless known) and its chunks' rows (those not known keep their old location). */
+function insertPackAndChunks(
+  repositoryId: string,
+  packId: string,
+  sizeBytes: number,
+  chunkCount: number,
+  entries: readonly PackEntry[],
+) {
+  return Prisma.sql`
+    WITH pack AS (
+      INSERT INTO "Pack" ("repositoryId", id, "sizeBytes", "chunkCount")
+      VALUES (${repositoryId}, ${packId}, ${sizeBytes}, ${chunkCount})
+      ON CONFLICT DO NOTHING)
+    ${insertChunks(repositoryId, packId, entries, 'keep')}`;
+}
+
 function insertChunks(
   repositoryId: string,
   packId: string,

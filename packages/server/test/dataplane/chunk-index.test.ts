@@ -57,4 +57,28 @@ describe('the chunk index', () => {
     expect(await b.existing(asked)).toEqual(new Set(other.entries.map((e) => e.id)));
     expect(await a.existing([])).toEqual(new Set());
   });
+
+  it('records a pack and only the chunks it does not know, in one statement: known chunks stay where they were', async () => {
+    const index = new ChunkIndex(db.prisma, 'repo-b');
+    const first = await addPack(index, 5);
+    const packId = randomBytes(16).toString('hex');
+    const fresh = Array.from({ length: 3 }, (_, i) => ({
+      id: id(),
+      offset: 16 + i * 10,
+      storedLength: 10,
+      rawLength: 65536,
+      flags: 1,
+    }));
+    const again = first.entries.slice(0, 2).map((e, i) => ({ ...e, offset: 500 + i * 10 }));
+
+    expect(await index.addPack(packId, 600, [...fresh, ...again])).toBe(3);
+    expect(await index.addPack(packId, 600, [...fresh, ...again])).toBe(0); // retried: nothing new
+
+    const located = await index.locate([...fresh, ...again].map((e) => e.id));
+    for (const e of fresh)
+      expect(located.get(e.id)).toMatchObject({ packId, offset: 16 + fresh.indexOf(e) * 10 });
+    for (const e of again) expect(located.get(e.id)?.packId).toBe(first.packId);
+    const packs = await index.packsWithLiveCounts();
+    expect(packs.find((p) => p.id === packId)).toMatchObject({ sizeBytes: 600, chunkCount: 5, live: 3 });
+  });
 });
