@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../packages/server/src/free-port.js';
+
+export { freePort };
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -75,31 +76,6 @@ export async function waitUntilHealthy(service: ServiceProcess, timeoutMs = 60_0
     await sleep(100);
   }
   throw new Error(`service not healthy after ${timeoutMs} ms:\n${service.output()}`);
-}
-
-/**
- * A port nobody listens on, below the kernel's ephemeral range: a port the kernel handed out with
- * listen(0) can be taken by any outgoing connection between our check and the service's own
- * listen (EADDRINUSE in a busy parallel run), one below the range only by another listener.
- */
-export async function freePort(): Promise<number> {
-  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-    .trim()
-    .split(/\s+/)
-    .map(Number);
-  const high = Math.min(ephemeralLow ?? 32768, 32768);
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
-    if (await canListen(port)) return port;
-  }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** The built-in simulator and gateway on free ports: never colliding with `pnpm start` or a real rig. */

@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { freePort } from '../free-port.js';
 import { postgresBinaries } from './postgres-binaries.js';
 
 export interface EmbeddedDatabase {
@@ -21,6 +21,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** 0 picks a free port. */
   port?: number;
+  /** How a free port is picked (tests); freePort by default. */
+  pickPort?: () => Promise<number>;
   /** Passed as `-c key=value` to the server (tests turn fsync off). */
   settings?: Record<string, string>;
   /** Notable events (initialising a cluster, a stale server found and stopped). */
@@ -52,14 +54,36 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   await stopStaleServer(dataDir, log);
 
-  const port = options.port || (await findFreePort());
-  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
+  // A port picked free may be taken before the server binds it: then the server exits, and another
+  // port is tried (a port the caller chose is not).
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port || (await (options.pickPort ?? freePort)());
+    try {
+      return await startServer(binaries.postgres, dataDir, port, password, options.settings, runAs);
+    } catch (error) {
+      if (options.port || attempt >= 5 || !(error instanceof PortTakenError)) throw error;
+      log(`embedded PostgreSQL: port ${port} was taken before the server bound it; trying another`);
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServer(
+  postgres: string,
+  dataDir: string,
+  port: number,
+  password: string,
+  extraSettings: Record<string, string> | undefined,
+  runAs: RunAs | undefined,
+): Promise<EmbeddedDatabase> {
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...extraSettings };
   const logFile = await open(`${dataDir}.log`, 'a');
   if (runAs) await logFile.chown(runAs.uid, runAs.gid);
   let server: ChildProcess;
   try {
     server = spawn(
-      binaries.postgres,
+      postgres,
       [
         '-D',
         dataDir,
@@ -238,9 +262,15 @@ async function waitUntilAccepting(url: string, exited: Promise<void>, logPath: s
   for (;;) {
     if (gone) {
       const tail = (await readFile(logPath, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
-      throw new Error(`embedded PostgreSQL exited during start-up: ${tail}`);
+      const message = `embedded PostgreSQL exited during start-up: ${tail}`;
+      throw tail.includes('Address already in use') ? new PortTakenError(message) : new Error(message);
     }
-    const client = new pg.Client({ connectionString: url });
+    // Bounded: a port taken by something else may accept and never answer, while our server exits.
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 1_000,
+      query_timeout: 1_000,
+    });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -253,18 +283,6 @@ async function waitUntilAccepting(url: string, exited: Promise<void>, logPath: s
       await client.end().catch(() => {});
     }
   }
-}
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** PostgreSQL refuses to run as root; as root we run it as the `postgres` user. */
