@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocateShared, isDirectIoReady } from '../../src/dataplane/direct-io.js';
+import { allocateShared, DirectWriter, isDirectIoReady, openDirect } from '../../src/dataplane/direct-io.js';
 import { createFileStorageDriver } from '../../src/dataplane/index.js';
 import { FileObjectStore, ObjectNotFoundError } from '../../src/dataplane/object-store.js';
 
@@ -150,5 +150,34 @@ describe('direct I/O: the file driver’s restores, file repositories', () => {
     await expect(store.readRangeDirect('packs/01/missing', 0, 10, into)).rejects.toBeInstanceOf(
       ObjectNotFoundError,
     );
+  });
+
+  it('gives O_DIRECT up for good at the first write the kernel refuses (EINVAL), having written nothing', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'direct-io-einval-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'target');
+    await writeFile(file, Buffer.alloc(0));
+    const buffered = await open(file, 'r+');
+    const writer = new DirectWriter(await openDirect(file));
+    try {
+      expect(writer.usable).toBe(true);
+      const block = alignedCopy(randomBytes(64 * KiB));
+      expect(isDirectIoReady(block)).toBe(true);
+      // At an offset inside a block: O_DIRECT refuses it, nothing is written, the caller writes it.
+      expect(await writer.write([block], 100, buffered)).toBe(false);
+      expect(writer.usable).toBe(false);
+      expect((await stat(file)).size).toBe(0);
+      // Dropped for good: even an aligned write is the caller's from now on.
+      expect(await writer.write([block], 0, buffered)).toBe(false);
+      expect((await stat(file)).size).toBe(0);
+
+      const fresh = new DirectWriter(await openDirect(file));
+      expect(await fresh.write([block, block], 64 * KiB, buffered)).toBe(true);
+      await fresh.close();
+      expect((await readFile(file)).subarray(64 * KiB).equals(Buffer.concat([block, block]))).toBe(true);
+    } finally {
+      await writer.close();
+      await buffered.close();
+    }
   });
 });
