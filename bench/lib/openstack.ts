@@ -84,7 +84,7 @@ export class BenchClient {
    * Backs up a volume and waits until the backup is available. Its time runs from the request to the
    * moment the service recorded it available (the backup's `updated_at`, in milliseconds): the bench
    * looks only every 100 ms, since a client asking 50 times a second takes CPU from the backup on a
-   * 2-core machine (about 0.2 CPU-s per full backup at 20 ms, measured).
+   * 2-core machine (about 0.3 CPU-s per full backup at 20 ms, measured).
    */
   async backup(
     volumeId: string,

@@ -187,7 +187,6 @@ export class ChunkIndex {
   }
 }
 
-/** INSERT of chunk rows; 'keep' leaves known chunks where they are, 'move' points them to this pack. */
 /** The pack's row (unless known) and its chunks' rows (those not known keep their old location). */
 function insertPackAndChunks(
   repositoryId: string,
@@ -204,6 +203,7 @@ function insertPackAndChunks(
     ${insertChunks(repositoryId, packId, entries, 'keep')}`;
 }
 
+/** INSERT of chunk rows; 'keep' leaves known chunks where they are, 'move' points them to this pack. */
 function insertChunks(
   repositoryId: string,
   packId: string,
