@@ -10,7 +10,10 @@ import type { RepositoryHandle } from './repository.js';
 import type { BackupInput, BackupOutput, Extent } from './types.js';
 import type { BufferPool, WorkerPool } from './worker-pool.js';
 
-/** Bytes read per batch (aligned to its size): large sequential reads, one worker task each. */
+/**
+ * Chunks per batch, in bytes: large reads (aligned to this size), one worker task and one index
+ * query each. Small ranges share a batch.
+ */
 export const BATCH_BYTES = 8 * 1024 * 1024;
 /** A pack is sealed before it would grow past this. */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -44,7 +47,6 @@ interface Lookup {
 }
 
 interface Decision {
-  batch: ChunkRange;
   hashed: Hashed;
   /** Positions in the batch of the chunks to store (first use of a chunk the repository lacks). */
   store: number[];
@@ -160,31 +162,38 @@ export async function runBackup(
     return { asked, known, generation };
   };
 
-  const decide = async (batch: ChunkRange, hashed: Hashed, lookup: Lookup): Promise<Decision> => {
+  const decide = async (batch: ChunkRange[], hashed: Hashed, lookup: Lookup): Promise<Decision> => {
     if (failure) throw failure;
-    if (cursor) {
-      // Parent entries between the previous batch and this one were not read: keep them.
-      await cursor.takeBefore(batch.start, (e) => manifest.add(e.index, e.id));
-      await cursor.takeBefore(batch.end, () => undefined); // re-read: replaced below
-    }
     // A chunk is stored when the index did not know it and this backup is not storing it already.
     // An id leaves `pending` only once its rows are committed: one not asked (pending then) is
     // pending or indexed now; one asked is stored by this backup since only if it is pending now or
-    // was indexed after the lookup's generation.
+    // was indexed after the lookup's generation. Decided before any await: nothing moves meanwhile.
     const indexedSince = sink.indexedAfter(lookup.generation);
     sink.forgetIndexedUpTo(lookup.generation);
     const store: number[] = [];
-    for (let i = 0; i < hashed.ids.length; i++) {
-      const id = hashed.ids[i];
-      if (id === null || id === undefined) continue; // all zeros: not stored, not in the manifest
-      const flushing = manifest.add(batch.start + i, id);
-      if (flushing) await flushing;
+    hashed.ids.forEach((id, i) => {
+      if (id === null) return;
       if (lookup.asked.has(id) && !lookup.known.has(id) && !pending.has(id) && !indexedSince.has(id)) {
         pending.add(id);
         store.push(i);
       }
+    });
+    // The manifest, in index order: the parent's entries up to each range, then the range's own.
+    let i = 0;
+    for (const range of batch) {
+      if (cursor) {
+        // Parent entries between the previous range and this one were not read: keep them.
+        await cursor.takeBefore(range.start, (e) => manifest.add(e.index, e.id));
+        await cursor.takeBefore(range.end, () => undefined); // re-read: replaced below
+      }
+      for (let index = range.start; index < range.end; index++, i++) {
+        const id = hashed.ids[i];
+        if (id === null || id === undefined) continue; // all zeros: not stored, not in the manifest
+        const flushing = manifest.add(index, id);
+        if (flushing) await flushing;
+      }
     }
-    return { batch, hashed, store };
+    return { hashed, store };
   };
 
   try {
@@ -195,17 +204,30 @@ export async function runBackup(
         window.release();
         break;
       }
-      const offset = batch.start * chunkSize;
-      const length = Math.min(batch.end * chunkSize, size) - offset;
+      // The batch's chunks lie back to back in its buffer; only the volume's last one may be short.
+      const extents = batch.map((range) => {
+        const offset = range.start * chunkSize;
+        return { offset, length: Math.min(range.end * chunkSize, size) - offset };
+      });
+      const length = extents.reduce((sum, e) => sum + e.length, 0);
       const partial: PartialChunk[] = fill ? await fill.plan(batch) : [];
       const hashed = handled(
         (async (): Promise<Hashed> => {
           const buffer = buffers.take(batchBytes);
           try {
             const view = Buffer.from(buffer, base, length);
-            if (source.readInto) await source.readInto(offset, view);
-            else view.set(await source.read(offset, length));
-            if (partial.length > 0) await fill!.apply(partial, view, offset);
+            let at = 0;
+            // Issued in order at once (a stream source wants increasing offsets), then awaited.
+            await Promise.all(
+              extents.map(({ offset, length }) => {
+                const target = view.subarray(at, at + length);
+                at += length;
+                return source.readInto
+                  ? source.readInto(offset, target)
+                  : source.read(offset, length).then((data) => target.set(data));
+              }),
+            );
+            if (partial.length > 0) await fill!.apply(partial, view);
             // Bytes taken from the storage: the source's count when it has one (a diff stream).
             const read = source.bytesRead ?? readBytes + length;
             ctx.metrics?.bytesRead.inc(read - readBytes);

@@ -59,19 +59,30 @@ export function unionRanges(a: readonly ChunkRange[], b: readonly ChunkRange[]):
 }
 
 /**
- * Splits ranges into batches of at most `batchChunks` chunks whose boundaries fall on multiples of
- * `batchChunks` (aligned, large reads), in index order.
+ * Groups ranges into batches of at most `batchChunks` chunks, in index order. A range is cut where
+ * an index is a multiple of `batchChunks` (aligned, large reads); the pieces go into a batch while
+ * they fit, so that many small ranges (an incremental's scattered writes) share a batch — a read,
+ * a worker task and an index query — instead of paying for one each.
  */
-export function* batchesOf(ranges: readonly ChunkRange[], batchChunks: number): Generator<ChunkRange> {
+export function* batchesOf(ranges: readonly ChunkRange[], batchChunks: number): Generator<ChunkRange[]> {
+  let batch: ChunkRange[] = [];
+  let chunks = 0;
   for (const r of ranges) {
     let start = r.start;
     while (start < r.end) {
       const alignedEnd = (Math.floor(start / batchChunks) + 1) * batchChunks;
       const end = Math.min(r.end, alignedEnd);
-      yield { start, end };
+      if (chunks + end - start > batchChunks) {
+        yield batch;
+        batch = [];
+        chunks = 0;
+      }
+      addRange(batch, start, end);
+      chunks += end - start;
       start = end;
     }
   }
+  if (batch.length > 0) yield batch;
 }
 
 export function rangesLength(ranges: readonly ChunkRange[]): number {

@@ -10,6 +10,8 @@ import type { Extent } from './types.js';
 /** A chunk of a batch that the changed extents do not cover whole. */
 export interface PartialChunk {
   index: number;
+  /** Where the chunk's bytes start in the batch's data. */
+  at: number;
   /** Its byte ranges (volume offsets) outside the changed extents: the parent's bytes go there. */
   gaps: Extent[];
   /** The parent backup's chunk at this index; null: zeros (the parent had none there). */
@@ -58,15 +60,21 @@ export class ParentFill {
     );
   }
 
-  /** The partly changed chunks of `batch`, with the parent's chunk at each (call in batch order). */
-  async plan(batch: ChunkRange): Promise<PartialChunk[]> {
+  /**
+   * The partly changed chunks of a batch (its ranges, whose chunks lie back to back in its data), with
+   * the parent's chunk at each. Call in batch order.
+   */
+  async plan(batch: readonly ChunkRange[]): Promise<PartialChunk[]> {
     const partial = new Map<number, PartialChunk>();
-    for (let index = batch.start; index < batch.end; index++) {
-      const start = index * this.chunkSize;
-      const gaps = this.gapsOf(start, Math.min(start + this.chunkSize, this.size));
-      if (gaps.length > 0) partial.set(index, { index, gaps, parentId: null });
+    let at = 0;
+    for (const range of batch) {
+      for (let index = range.start; index < range.end; index++, at += this.chunkSize) {
+        const start = index * this.chunkSize;
+        const gaps = this.gapsOf(start, Math.min(start + this.chunkSize, this.size));
+        if (gaps.length > 0) partial.set(index, { index, at, gaps, parentId: null });
+      }
     }
-    await this.cursor.takeBefore(batch.end, (entry) => {
+    await this.cursor.takeBefore(batch.at(-1)?.end ?? 0, (entry) => {
       const chunk = partial.get(entry.index);
       if (chunk) chunk.parentId = entry.id;
       return undefined;
@@ -74,13 +82,16 @@ export class ParentFill {
     return [...partial.values()];
   }
 
-  /** Writes the parent's bytes into the gaps of `partial` in `view` (the batch's data at `offset`). */
-  async apply(partial: PartialChunk[], view: Buffer, offset: number): Promise<void> {
+  /** Writes the parent's bytes into the gaps of `partial` in `view` (the batch's data). */
+  async apply(partial: PartialChunk[], view: Buffer): Promise<void> {
     const ids = [...new Set(partial.flatMap((p) => (p.parentId ? [p.parentId] : [])))];
+    // A gap's volume offset -> its place in `view`.
+    const placeOf = (p: PartialChunk, volumeOffset: number) => p.at + volumeOffset - p.index * this.chunkSize;
     const zeroGaps = (p: PartialChunk, from = 0) => {
       for (const gap of p.gaps) {
         const start = Math.max(gap.offset, p.index * this.chunkSize + from);
-        if (start < gap.offset + gap.length) view.fill(0, start - offset, gap.offset + gap.length - offset);
+        const end = gap.offset + gap.length;
+        if (start < end) view.fill(0, placeOf(p, start), placeOf(p, end));
       }
     };
     for (const p of partial) if (!p.parentId) zeroGaps(p);
@@ -92,7 +103,7 @@ export class ParentFill {
         for (const gap of p.gaps) {
           const from = gap.offset - base;
           const to = Math.min(from + gap.length, data.length);
-          if (to > from) data.copy(view, gap.offset - offset, from, to);
+          if (to > from) data.copy(view, placeOf(p, gap.offset), from, to);
         }
         if (data.length < this.chunkSize) zeroGaps(p, data.length); // the parent's shorter last chunk
       }

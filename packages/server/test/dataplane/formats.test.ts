@@ -126,10 +126,24 @@ describe('repository formats', () => {
       { start: 0, end: 2 },
       { start: 5, end: 11 },
     ]);
+    // Cut at multiples of 4; pieces share a batch while they fit.
     expect([...batchesOf(ranges, 4)]).toEqual([
-      { start: 0, end: 2 },
-      { start: 5, end: 8 },
-      { start: 8, end: 11 },
+      [{ start: 0, end: 2 }],
+      [{ start: 5, end: 8 }],
+      [{ start: 8, end: 11 }],
+    ]);
+    expect([...batchesOf(ranges, 8)]).toEqual([
+      [
+        { start: 0, end: 2 },
+        { start: 5, end: 11 },
+      ],
+    ]);
+    // Scattered single chunks (an incremental's small writes): 3 batches, not 10.
+    const scattered = Array.from({ length: 10 }, (_, i) => ({ start: i * 100, end: i * 100 + 1 }));
+    expect([...batchesOf(scattered, 4)].map((b) => b.map((r) => r.start))).toEqual([
+      [0, 100, 200, 300],
+      [400, 500, 600, 700],
+      [800, 900],
     ]);
   });
 });
