@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import './v8-flags.js'; // before anything allocates
 import { type Config, ConfigError, loadConfig } from '@backup-service/server';
 import { startService } from './service.js';
 
