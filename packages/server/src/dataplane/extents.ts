@@ -61,8 +61,8 @@ export function unionRanges(a: readonly ChunkRange[], b: readonly ChunkRange[]):
 /**
  * Groups ranges into batches of at most `batchChunks` chunks, in index order. A range is cut where
  * an index is a multiple of `batchChunks` (aligned, large reads); the pieces go into a batch while
- * they fit, so that many small ranges (an incremental's scattered writes) share a batch — a read,
- * a worker task and an index query — instead of paying for one each.
+ * they fit, so that many small ranges (an incremental's scattered writes) share a batch's worker
+ * tasks and index query instead of paying for their own (each range is still a read of its own).
  */
 export function* batchesOf(ranges: readonly ChunkRange[], batchChunks: number): Generator<ChunkRange[]> {
   let batch: ChunkRange[] = [];
