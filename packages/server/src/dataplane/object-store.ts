@@ -302,6 +302,8 @@ export class FileObjectStore implements ObjectStore {
 
 /** Staging buffers of FileObjectWriter, recycled (fresh memory is slow to touch, see direct-io.ts). */
 const STAGE_BYTES = 4 * 1024 * 1024;
+/** Measured on a 1 GiB full backup, data plane alone: 2 in flight instead of 1, -2 to -8% wall time. */
+const MAX_STAGES_IN_FLIGHT = 2;
 const idleStages: SharedArrayBuffer[] = [];
 const takeStage = () => idleStages.pop() ?? allocateShared(STAGE_BYTES);
 const giveStage = (stage: SharedArrayBuffer) => {
@@ -310,8 +312,9 @@ const giveStage = (stage: SharedArrayBuffer) => {
 
 /**
  * Writes an object to its temp file. With an O_DIRECT handle, the bytes are gathered in aligned
- * 4 MiB stages written straight to the disk (one in flight while the next fills); the last partial
- * block goes through the page cache at commit, then one fsync covers both.
+ * 4 MiB stages written straight to the disk (two in flight while the next fills, so that the disk
+ * is not idle between two writes); the last partial block goes through the page cache at commit,
+ * then one fsync covers both.
  */
 class FileObjectWriter implements ObjectWriter {
   bytesWritten = 0;
@@ -320,7 +323,8 @@ class FileObjectWriter implements ObjectWriter {
   private staged = 0;
   /** File offset of the first staged byte (a multiple of STAGE_BYTES). */
   private stageOffset = 0;
-  private inFlight: Promise<void> | null = null;
+  /** Stage writes under way, oldest first (at most MAX_STAGES_IN_FLIGHT). */
+  private inFlight: Array<Promise<void>> = [];
   constructor(
     readonly key: string,
     private readonly file: string,
@@ -347,17 +351,26 @@ class FileObjectWriter implements ObjectWriter {
     }
   }
 
-  /** Starts writing the full stage; waits for the previous one first (at most one in flight). */
+  /** Starts writing the full stage, once fewer than MAX_STAGES_IN_FLIGHT are under way. */
   private async flushStage(): Promise<void> {
     const stage = this.stage!;
     const offset = this.stageOffset;
-    await this.inFlight;
+    while (this.inFlight.length >= MAX_STAGES_IN_FLIGHT) await this.inFlight.shift();
     this.stage = null;
     this.staged = 0;
     this.stageOffset += STAGE_BYTES;
-    this.inFlight = this.writeStage(stage, STAGE_BYTES, offset).finally(() => giveStage(stage));
-    // Surfaces at the next flush or at commit; never unhandled meanwhile.
-    this.inFlight.catch(() => {});
+    const write = this.writeStage(stage, STAGE_BYTES, offset).finally(() => giveStage(stage));
+    // Surfaces at a later flush or at commit; never unhandled meanwhile.
+    write.catch(() => {});
+    this.inFlight.push(write);
+  }
+
+  private async settle(): Promise<void> {
+    try {
+      while (this.inFlight.length > 0) await this.inFlight.shift();
+    } finally {
+      await Promise.allSettled(this.inFlight.splice(0));
+    }
   }
 
   private async writeStage(stage: SharedArrayBuffer, length: number, offset: number): Promise<void> {
@@ -370,7 +383,7 @@ class FileObjectWriter implements ObjectWriter {
     if (this.done) throw new Error(`writer of ${this.key} already finished`);
     this.done = true;
     try {
-      await this.inFlight;
+      await this.settle();
       const stage = this.stage;
       if (stage) {
         this.stage = null;
@@ -399,7 +412,7 @@ class FileObjectWriter implements ObjectWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.inFlight?.catch(() => {});
+    await this.settle().catch(() => {});
     if (this.stage) giveStage(this.stage);
     this.stage = null;
     await this.close().catch(() => {});

@@ -96,7 +96,8 @@ describe('direct I/O: the file driver’s restores, file repositories', () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'direct-io-store-'));
     dirs.push(root);
     const store = new FileObjectStore(pathToFileURL(root).href, root);
-    const sizes = [0, 100, 4095, 4096, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 123];
+    // 17 MiB + 5: more stages than may be in flight at once.
+    const sizes = [0, 100, 4095, 4096, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 123, 17 * MiB + 5];
     for (const [n, size] of sizes.entries()) {
       const data = randomBytes(size);
       const writer = await store.createWriter(`packs/00/object-${n}`);

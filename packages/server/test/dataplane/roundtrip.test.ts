@@ -1,3 +1,5 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng, randomData, sha256OfFile, textBytes } from '../../src/dataplane/testing.js';
 import { createHarness, type Harness, KiB, MiB } from './support.js';
@@ -185,6 +187,30 @@ describe('backup and restore round trip', () => {
     );
   });
 
+  it('fills packs up to 16 MiB: the blobs of a batch split across two packs where one ends', async () => {
+    // 40 MiB of random chunks = 5 batches of 8 MiB: 3 packs (16 + 16 + 8 MiB), not one per batch.
+    const h2 = await createHarness();
+    try {
+      await h2.lab.createVolume('packed', 40 * MiB);
+      await h2.lab.write('packed', 0, randomData(40 * MiB));
+      await h2.lab.snapshot('packed', 'p1');
+      await h2.backup({ volumeId: 'packed', snapshotId: 'p1', backupId: 'packed' });
+      const packs = await packSizes(path.join(h2.repositoryDir, 'packs'));
+      expect(packs).toHaveLength(3);
+      const [last, ...full] = packs.sort((a, b) => a - b);
+      for (const size of full) {
+        expect(size).toBeGreaterThan(16 * MiB - 64 * KiB);
+        expect(size).toBeLessThanOrEqual(16 * MiB + 64 * KiB); // + the pack's index of its blobs
+      }
+      expect(last).toBeGreaterThan(8 * MiB - 64 * KiB);
+      expect(await h2.restore('packed', 'restored-packed', 40 * MiB)).toBe(
+        await sha256OfFile(h2.lab.snapshotPath('p1')),
+      );
+    } finally {
+      await h2.close();
+    }
+  });
+
   it('restores byte for byte into a target without writev (gathered writes) as into one with it', async () => {
     // The backups above hold recurring chunks (text, copies): runs of them are not one buffer.
     const withWritev = await h.restore('recurring', 'restored-writev', 96 * MiB);
@@ -205,3 +231,11 @@ describe('backup and restore round trip', () => {
     expect(withWritev).toBe(await sha256OfFile(h.lab.snapshotPath('r1')));
   });
 });
+
+async function packSizes(dir: string): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) sizes.push((await stat(path.join(entry.parentPath, entry.name))).size);
+  }
+  return sizes;
+}
