@@ -92,12 +92,14 @@ describe(`kill -9 during a backup (${process.env.TEST_REPOSITORY ?? 'file'})`, (
     first.kill('SIGTERM');
     await first.exited;
 
-    // 80 MiB of incompressible data: five packs; killed halfway, with a pack being uploaded.
+    // 80 MiB of incompressible data: five 16 MiB packs. Killed after 64 MiB: by then the third
+    // pack's seal has waited for the first (MAX_PENDING_SEALS), so at least one pack is whole in
+    // the store, later ones are being uploaded, and the fourth is still being filled.
     const volumeId = await cluster.cinder.createVolume('demo', 1);
     for (let at = 0; at < 80 * MiB; at += 16 * MiB)
       await cluster.cinder.write(volumeId, at, randomBytes(16 * MiB));
     const wanted = await cluster.cinder.sha256(volumeId);
-    const doomed = await cluster.startReplica({ TEST_CRASH_AT: 'volume_backup_create:read@0.5' });
+    const doomed = await cluster.startReplica({ TEST_CRASH_AT: 'volume_backup_create:read@0.75' });
     const { body } = await cluster.v1(doomed, 'demo', 'POST', '/volume/backup', {
       backup: { volume_id: volumeId },
     });
