@@ -6,8 +6,6 @@ import {
 } from '../../packages/server/src/dataplane/testing.js';
 import type { BenchClient } from './openstack.js';
 
-const MiB = 1024 * 1024;
-
 /**
  * The benchmark's 1 GiB volume, written through the simulator's data API as a guest would: 256 MiB
  * random, 256 MiB repetitive text (a 4 MiB block of log-like lines, repeated: REPETITIVE_TEXT_BLOCK_BYTES),
