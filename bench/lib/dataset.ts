@@ -1,26 +1,19 @@
-import {
-  prng,
-  REPETITIVE_TEXT_BLOCK_BYTES,
-  randomData,
-  textBytes,
-} from '../../packages/server/src/dataplane/testing.js';
+import { prng, randomData, repetitiveText } from '../../packages/server/src/dataplane/testing.js';
 import type { BenchClient } from './openstack.js';
 
 /**
  * The benchmark's 1 GiB volume, written through the simulator's data API as a guest would: 256 MiB
- * random, 256 MiB repetitive text (a 4 MiB block of log-like lines, repeated: REPETITIVE_TEXT_BLOCK_BYTES),
- * 512 MiB never written, interleaved in 32 stripes as the data plane's own benchmark lays it out.
+ * random, 256 MiB repetitive text (a 4 MiB block of log-like lines, repeated), 512 MiB never
+ * written, interleaved in 32 stripes as the data plane's own benchmark lays it out.
  */
 export async function writeDataset(client: BenchClient, volumeId: string, sizeBytes: number, seed = 1) {
   const stripe = sizeBytes / 32;
-  const block = textBytes(REPETITIVE_TEXT_BLOCK_BYTES, prng(seed + 1));
+  const textAt = repetitiveText(seed + 1);
   let textPos = 0;
   for (let base = 0; base < sizeBytes; base += 4 * stripe) {
     await client.write(volumeId, base, randomData(stripe));
-    const text = Buffer.allocUnsafe(stripe);
-    for (let at = 0; at < stripe; ) at += block.copy(text, at, (textPos + at) % block.length);
+    await client.write(volumeId, base + stripe, textAt(textPos, stripe));
     textPos += stripe;
-    await client.write(volumeId, base + stripe, text);
   }
 }
 

@@ -92,7 +92,7 @@ describe(`kill -9 during a backup (${process.env.TEST_REPOSITORY ?? 'file'})`, (
     first.kill('SIGTERM');
     await first.exited;
 
-    // 80 MiB of incompressible data: five 16 MiB packs. Killed after 64 MiB: by then the third
+    // 80 MiB of incompressible data: packs of up to 16 MiB. Killed after 64 MiB: by then the third
     // pack's seal has waited for the first (MAX_PENDING_SEALS), so at least one pack is whole in
     // the store, later ones are being uploaded, and the fourth is still being filled.
     const volumeId = await cluster.cinder.createVolume('demo', 1);

@@ -205,17 +205,27 @@ const MiB = 1024 * 1024;
  * stored, 4.35 instead of 2.55 s), so restic's time depended on its draw. A 4 MiB period deduplicated
  * in all 6 tried (272-277 MB) and for borg (284 MB; 333 MB with 1 MiB).
  */
-export const REPETITIVE_TEXT_BLOCK_BYTES = 4 * MiB;
+const REPETITIVE_TEXT_BLOCK_BYTES = 4 * MiB;
+
+/** The benchmark's repetitive text: `(pos, length)` gives those bytes of its endless repetition. */
+export function repetitiveText(seed: number): (pos: number, length: number) => Buffer {
+  const block = textBytes(REPETITIVE_TEXT_BLOCK_BYTES, prng(seed));
+  return (pos, length) => {
+    const out = Buffer.allocUnsafe(length);
+    for (let at = 0; at < length; ) at += block.copy(out, at, (pos + at) % block.length);
+    return out;
+  };
+}
 
 /**
  * The benchmark dataset on a volume of `sizeBytes` (1 GiB in the benchmark): per 128 MiB (scaled),
  * 32 MiB random, 32 MiB repetitive text, 64 MiB never written — a quarter random, a quarter text,
  * half holes.
  *
- * `text: 'repetitive'` (the benchmark's) is a block of log-like lines (REPETITIVE_TEXT_BLOCK_BYTES)
- * repeated: every 64 KiB chunk of it occurs many times (dedup within one backup, as with real
- * repetitive text such as logs or copies of one file). `text: 'varied'` never repeats (random words and numbers: compresses
- * ~3× but nothing deduplicates) — a harsher variant where zstd's speed on text dominates.
+ * `text: 'repetitive'` (the benchmark's) is a block of log-like lines repeated (`repetitiveText`):
+ * every 64 KiB chunk of it occurs many times (dedup within one backup, as with real repetitive text
+ * such as logs or copies of one file). `text: 'varied'` never repeats (random words and numbers:
+ * compresses ~3× but nothing deduplicates) — a harsher variant where zstd's speed on text dominates.
  */
 export async function writeBenchmarkDataset(
   lab: FileVolumeLab,
@@ -226,13 +236,10 @@ export async function writeBenchmarkDataset(
   const stripe = sizeBytes / 32;
   const random = prng(seed);
   const piece = Math.min(4 * MiB, stripe);
-  const block = text === 'repetitive' ? textBytes(REPETITIVE_TEXT_BLOCK_BYTES, prng(seed + 1)) : null;
-  const textAt = (pos: number, length: number) => {
-    if (!block) return textBytes(length, random);
-    const out = Buffer.allocUnsafe(length);
-    for (let at = 0; at < length; ) at += block.copy(out, at, (pos + at) % block.length);
-    return out;
-  };
+  const textAt =
+    text === 'repetitive'
+      ? repetitiveText(seed + 1)
+      : (_pos: number, length: number) => textBytes(length, random);
   let textPos = 0;
   for (let base = 0; base < sizeBytes; base += 4 * stripe) {
     for (let pos = 0; pos < stripe; pos += piece) {
