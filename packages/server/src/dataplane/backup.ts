@@ -7,6 +7,7 @@ import { ManifestCorruptError, ManifestCursor, ManifestReader, ManifestWriter } 
 import { PackBuilder, type PackEntry } from './pack.js';
 import { ParentFill, type PartialChunk } from './parent-fill.js';
 import type { RepositoryHandle } from './repository.js';
+import type { WarmPacks } from './restore-warm-up.js';
 import type { BackupInput, BackupOutput, Extent } from './types.js';
 import type { BufferPool, WorkerPool } from './worker-pool.js';
 
@@ -28,6 +29,8 @@ export interface EngineContext {
   compressionLevel: number;
   /** GC: temporary objects older than this are removed (unless the call says otherwise). */
   tempObjectsMaxAgeMs?: number;
+  /** Packs read into the page cache ahead of a restore (restore.ts). */
+  warmPacks: WarmPacks;
 }
 
 interface Hashed {

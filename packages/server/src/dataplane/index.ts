@@ -5,6 +5,7 @@ import { manifestKey } from './manifest.js';
 import { listManifests, rebuildIndex } from './recover.js';
 import { normalizeRepositoryUrl, openRepositoryAt, type RepositoryHandle } from './repository.js';
 import { runRestore, runVerify } from './restore.js';
+import { runWarmRestore, WarmPacks } from './restore-warm-up.js';
 import type { DataPlane, DataPlaneOptions, Repository } from './types.js';
 import { BufferPool, WorkerPool } from './worker-pool.js';
 
@@ -49,6 +50,8 @@ export type {
   VerifyInput,
   VerifyOutput,
   VolumeWriter,
+  WarmRestoreInput,
+  WarmRestoreOutput,
 } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -66,6 +69,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     metrics: options.metrics,
     compressionLevel: options.compressionLevel ?? 1,
     tempObjectsMaxAgeMs: options.tempObjectsMaxAgeMs,
+    warmPacks: new WarmPacks(),
   };
   const repositories = new Map<string, Promise<RepositoryHandle>>();
   let closed = false;
@@ -104,6 +108,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     },
     async restore(input) {
       return runRestore(ctx, await resolve(input.repository), input);
+    },
+    async warmRestore(input) {
+      return runWarmRestore(ctx, await resolve(input.repository), input);
     },
     async verify(input) {
       return runVerify(ctx, await resolve(input.repository), input);

@@ -68,6 +68,11 @@ export interface ObjectStore {
    * at or before `offset`. Returns where `offset`'s byte is in `into`.
    */
   readRangeDirect?(key: string, offset: number, length: number, into: SharedArrayBuffer): Promise<number>;
+  /**
+   * Optional: brings [offset, offset + length) into the operating system's page cache, so that a
+   * later readRangeInto of it is served from memory (local files; a remote store has no such cache).
+   */
+  prefetch?(key: string, offset: number, length: number): Promise<void>;
   /** Size in bytes, or null when absent. */
   size(key: string): Promise<number | null>;
   createWriter(key: string): Promise<ObjectWriter>;
@@ -87,6 +92,8 @@ export interface ObjectStore {
 }
 
 const TMP_MARK = '.tmp-';
+/** Bytes per read of a prefetch (its only memory). */
+const PREFETCH_PIECE = 4 * 1024 * 1024;
 
 /** What remote repositories need: S3 settings, Swift access, request limits. */
 export interface ObjectStoreBackends {
@@ -117,6 +124,7 @@ export function openObjectStore(url: string, backends: ObjectStoreBackends = {})
 
 export class FileObjectStore implements ObjectStore {
   private readonly madeDirs = new Set<string>();
+  private prefetchScratch: Buffer | undefined;
   constructor(
     readonly url: string,
     readonly root: string,
@@ -196,6 +204,34 @@ export class FileObjectStore implements ObjectStore {
       await fh.close();
     }
     return shift;
+  }
+
+  async prefetch(key: string, offset: number, length: number): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.pathOf(key), 'r');
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectNotFoundError(key);
+      throw error;
+    }
+    // Node has no posix_fadvise: reading into a scratch buffer fills the cache the same way. The
+    // bytes themselves are dropped, so concurrent prefetches may share the one buffer.
+    this.prefetchScratch ??= Buffer.allocUnsafeSlow(PREFETCH_PIECE);
+    const scratch = this.prefetchScratch;
+    try {
+      for (let done = 0; done < length; ) {
+        const { bytesRead } = await fh.read(
+          scratch,
+          0,
+          Math.min(scratch.length, length - done),
+          offset + done,
+        );
+        if (bytesRead === 0) break; // a short object: the restore reports it
+        done += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
   }
 
   async size(key: string): Promise<number | null> {

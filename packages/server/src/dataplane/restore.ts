@@ -12,7 +12,7 @@ import type { RestoreInput, VerifyInput, VerifyOutput } from './types.js';
 /** Raw bytes of the chunks of one batch of manifest entries (and the most one read of a pack spans). */
 const BATCH_RAW_BYTES = 8 * 1024 * 1024;
 /** Blobs of one pack closer than this are read together. */
-const MAX_READ_GAP = 256 * 1024;
+export const MAX_READ_GAP = 256 * 1024;
 const EMPTY = new SharedArrayBuffer(0);
 /** Verified chunks that recur (used more than once in a batch) are kept for later batches. */
 const RECENT_CHUNKS_BYTES = 16 * 1024 * 1024;
@@ -115,7 +115,11 @@ async function readBackup(
     try {
       try {
         const key = packKey(first.packId);
-        if (repo.store.readRangeDirect && length + 2 * DIRECT_IO_ALIGNMENT <= buffer.byteLength) {
+        if (
+          repo.store.readRangeDirect &&
+          !ctx.warmPacks.has(repo.id, first.packId) &&
+          length + 2 * DIRECT_IO_ALIGNMENT <= buffer.byteLength
+        ) {
           shift = await repo.store.readRangeDirect(key, start, length, buffer);
         } else {
           await repo.store.readRangeInto(key, start, Buffer.from(buffer, 0, length));

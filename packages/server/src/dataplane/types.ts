@@ -154,6 +154,21 @@ export interface RestoreInput {
   onProgress?(done: number, total: number): void;
 }
 
+export interface WarmRestoreInput {
+  repository: Repository;
+  backupId: string;
+  /** Stop after this many bytes of packs. Default: 1 GiB or an eighth of the memory, the lesser. */
+  maxBytes?: number;
+  /** Stops the warm-up (the restore begins): not an error. */
+  signal?: AbortSignal;
+}
+
+export interface WarmRestoreOutput {
+  /** Packs read (wholly or in part) into the page cache, and their bytes read. */
+  packs: number;
+  bytes: number;
+}
+
 export interface VerifyInput {
   repository: Repository;
   backupId: string;
@@ -205,6 +220,12 @@ export interface DataPlane {
   openRepository(url: string, options?: { mustExist?: boolean }): Promise<Repository>;
   backup(input: BackupInput): Promise<BackupOutput>;
   restore(input: RestoreInput): Promise<{ bytesWritten: number }>;
+  /**
+   * Reads, into the page cache, what a restore of the backup will read first (while its volume is
+   * being created); a restore in this process then reads those packs from there. Stops at the
+   * signal and returns what it warmed; never rejects (a failure is logged).
+   */
+  warmRestore(input: WarmRestoreInput): Promise<WarmRestoreOutput>;
   verify(input: VerifyInput): Promise<VerifyOutput>;
   /** Removes the backup's manifest (its chunks stay until collectGarbage finds nobody references them). Idempotent. */
   deleteBackup(input: { repository: Repository; backupId: string }): Promise<void>;

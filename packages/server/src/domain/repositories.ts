@@ -29,6 +29,15 @@ export class RepositoryDirectory {
     return `${this.defaultUrl.replace(/\/+$/, '')}/${container}`;
   }
 
+  /**
+   * Reads the packs a restore of the backup starts with into the page cache, until `signal`: for
+   * while Cinder creates the target volume. Never rejects; a failure only loses the head start.
+   */
+  async warmRestore(backup: { id: string; repositoryId: string }, signal: AbortSignal): Promise<void> {
+    const repository = await this.byId(backup.repositoryId).catch(() => null);
+    if (repository) await this.dataPlane.warmRestore({ repository, backupId: backup.id, signal });
+  }
+
   forContainer(container: string | null | undefined): Promise<Repository> {
     return this.open(this.urlFor(container));
   }

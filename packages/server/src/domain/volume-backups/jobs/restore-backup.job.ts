@@ -12,8 +12,9 @@ type RestoreState = {
 const GiB = 1024 ** 3;
 
 /**
- * Writes a backup's data into a volume: waits for a new volume to be created, marks it
- * `restoring-backup` (as Cinder does), writes every chunk back (digests checked), then `available`.
+ * Writes a backup's data into a volume: waits for a new volume to be created (reading the first
+ * packs into the page cache meanwhile), marks it `restoring-backup` (as Cinder does), writes every
+ * chunk back (digests checked), then `available`.
  * Steps: start → write → finish.
  */
 export function restoreBackupJob(deps: VolumeBackupJobDeps): JobHandler {
@@ -45,7 +46,13 @@ export function restoreBackupJob(deps: VolumeBackupJobDeps): JobHandler {
               }
               return volume.status === 'available' ? volume : undefined;
             }),
-          { signal: ctx.signal, intervalMs: deps.pollMs, timeoutMs: deps.waitTimeoutMs },
+          {
+            signal: ctx.signal,
+            intervalMs: deps.pollMs,
+            timeoutMs: deps.waitTimeoutMs,
+            meanwhile: (signal) =>
+              deps.repositories.warmRestore(backup, AbortSignal.any([signal, ctx.signal])),
+          },
         );
         await deps.cloud.asServiceOnCinder((auth) =>
           deps.cloud.cinder.resetVolumeStatus(auth, state.volumeId, 'restoring-backup'),
