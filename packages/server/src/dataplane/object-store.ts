@@ -161,15 +161,19 @@ export class FileObjectStore implements ObjectStore {
     return buffer;
   }
 
-  async readRangeInto(key: string, offset: number, target: Buffer): Promise<void> {
-    const length = target.length;
-    let fh: FileHandle;
+  /** Opens an object to read it through the page cache; ObjectNotFoundError when absent. */
+  private async openForReading(key: string): Promise<FileHandle> {
     try {
-      fh = await open(this.pathOf(key), 'r');
+      return await open(this.pathOf(key), 'r');
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(key);
       throw error;
     }
+  }
+
+  async readRangeInto(key: string, offset: number, target: Buffer): Promise<void> {
+    const length = target.length;
+    const fh = await this.openForReading(key);
     try {
       await readAtLeast(fh, key, target, offset, length);
     } finally {
@@ -207,13 +211,7 @@ export class FileObjectStore implements ObjectStore {
   }
 
   async prefetch(key: string, offset: number, length: number): Promise<void> {
-    let fh: FileHandle;
-    try {
-      fh = await open(this.pathOf(key), 'r');
-    } catch (error) {
-      if (isNotFound(error)) throw new ObjectNotFoundError(key);
-      throw error;
-    }
+    const fh = await this.openForReading(key);
     // Node has no posix_fadvise: reading into a scratch buffer fills the cache the same way. The
     // bytes themselves are dropped, so concurrent prefetches may share the one buffer.
     this.prefetchScratch ??= Buffer.allocUnsafeSlow(PREFETCH_PIECE);
