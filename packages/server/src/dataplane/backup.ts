@@ -29,7 +29,7 @@ export interface EngineContext {
   compressionLevel: number;
   /** GC: temporary objects older than this are removed (unless the call says otherwise). */
   tempObjectsMaxAgeMs?: number;
-  /** Packs read into the page cache ahead of a restore (restore.ts). */
+  /** Packs read into the page cache ahead of a restore (restore-warm-up.ts), read from there by restore.ts. */
   warmPacks: WarmPacks;
 }
 

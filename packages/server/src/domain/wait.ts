@@ -6,8 +6,8 @@ import { JobFailedError } from '../jobs/errors.js';
  * most 2 s. A thin snapshot or an empty volume is ready in a fraction of a second and is seen within
  * a few tens of ms of it; a minutes-long transition costs a poll every 2 s.
  */
-export const FIRST_POLL_MS = 25;
-export const nextPollMs = (previousMs: number) => Math.min(previousMs * 1.5, 2_000);
+const FIRST_POLL_MS = 25;
+const nextPollMs = (previousMs: number) => Math.min(previousMs * 1.5, 2_000);
 
 /**
  * Polls until `check` returns a value (not undefined). Cinder and Nova work asynchronously; their
@@ -46,7 +46,7 @@ export async function waitUntil<T>(
 export type Meanwhile = (signal: AbortSignal) => Promise<unknown>;
 
 /** Starts `work`; the returned function stops it and resolves once it has stopped. */
-export function startMeanwhile(work: Meanwhile): () => Promise<void> {
+function startMeanwhile(work: Meanwhile): () => Promise<void> {
   const stop = new AbortController();
   const running = work(stop.signal);
   return async () => {

@@ -9,7 +9,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { keysetPage, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
 import { assertWriter, listScope, lookupScope } from '../visibility.js';
-import { FIRST_POLL_MS, type Meanwhile, nextPollMs, startMeanwhile } from '../wait.js';
+import { waitUntil } from '../wait.js';
 import { renderBackupViews } from './cinder-view-sql.js';
 import { ListPageCache, type RenderedPage } from './list-page-cache.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
@@ -327,7 +327,7 @@ export class VolumeBackupService {
         availability_zone: backup.availabilityZone,
       });
     }
-    await this.holdForRestore(volume.id, (signal) => this.deps.repositories.warmRestore(backup, signal));
+    await this.holdForRestore(volume.id, backup);
     await this.enqueueRestore(caller, backup, volume, !args.volume_id);
     return { backup_id: backup.id, volume_id: volume.id, volume_name: volume.name ?? null };
   }
@@ -351,11 +351,7 @@ export class VolumeBackupService {
       availability_zone: args.availability_zone ?? null,
       metadata: args.metadata ?? {},
     });
-    // Cinder takes from a fraction of a second to minutes to create it: the packs the restore
-    // reads first come into the page cache meanwhile (the job runs in this process when it can).
-    const held = await this.holdForRestore(volume.id, (signal) =>
-      this.deps.repositories.warmRestore(backup, signal),
-    );
+    const held = await this.holdForRestore(volume.id, backup);
     await this.enqueueRestore(caller, backup, volume, true);
     return held ?? volume;
   }
@@ -398,29 +394,27 @@ export class VolumeBackupService {
    * usable while the backup is being written: a new volume is first waited out of `creating`
    * (briefly; if Cinder is slower, the restore job marks it). Returns the volume as it is then.
    */
-  private async holdForRestore(volumeId: string, meanwhile: Meanwhile): Promise<Volume | undefined> {
+  private async holdForRestore(volumeId: string, backup: VolumeBackup): Promise<Volume | undefined> {
     const { cloud } = this.deps;
-    let stopMeanwhile: (() => Promise<void>) | undefined;
-    try {
-      return await cloud.asServiceOnCinder(async (auth) => {
-        const deadline = Date.now() + this.deps.holdTimeoutMs;
-        let delay = FIRST_POLL_MS;
-        for (;;) {
+    const deadline = Date.now() + this.deps.holdTimeoutMs;
+    const held = await cloud.asServiceOnCinder((auth) =>
+      waitUntil(
+        `volume ${volumeId} to be created`,
+        async () => {
           const volume = await cloud.cinder.getVolume(auth, volumeId);
-          if (!volume || volume.status === 'error') return volume ?? undefined;
+          if (!volume || volume.status === 'error') return { volume: volume ?? undefined };
           if (volume.status === 'available') {
             await cloud.cinder.resetVolumeStatus(auth, volumeId, 'restoring-backup');
-            return { ...volume, status: 'restoring-backup' };
+            return { volume: { ...volume, status: 'restoring-backup' } };
           }
-          if (Date.now() > deadline) return volume;
-          stopMeanwhile ??= startMeanwhile(meanwhile);
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          delay = nextPollMs(delay);
-        }
-      });
-    } finally {
-      await stopMeanwhile?.();
-    }
+          return Date.now() > deadline ? { volume } : undefined;
+        },
+        // Cinder takes from a fraction of a second to minutes: the packs the restore reads first
+        // come into the page cache meanwhile (its job runs in this process when it can).
+        { meanwhile: (signal) => this.deps.repositories.warmRestore(backup, signal) },
+      ),
+    );
+    return held.volume;
   }
 
   private async enqueueRestore(caller: Caller, backup: VolumeBackup, volume: Volume, createdVolume: boolean) {

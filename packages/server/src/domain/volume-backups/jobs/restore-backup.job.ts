@@ -50,8 +50,7 @@ export function restoreBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             signal: ctx.signal,
             intervalMs: deps.pollMs,
             timeoutMs: deps.waitTimeoutMs,
-            meanwhile: (signal) =>
-              deps.repositories.warmRestore(backup, AbortSignal.any([signal, ctx.signal])),
+            meanwhile: (signal) => deps.repositories.warmRestore(backup, signal),
           },
         );
         await deps.cloud.asServiceOnCinder((auth) =>
