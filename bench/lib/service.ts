@@ -179,8 +179,10 @@ function postgresCpuSeconds(): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
+      // With what its exited children used (the postmaster reaps finished backends): otherwise a
+      // backend that ends during a measurement takes its CPU time out of the sum.
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
-        total += procCpuSeconds(Number(entry));
+        total += procCpuSeconds(Number(entry)) + procCpuSeconds(Number(entry), true);
     } catch {}
   }
   return total;
