@@ -92,8 +92,8 @@ export interface ObjectStore {
 }
 
 const TMP_MARK = '.tmp-';
-/** Bytes per read of a prefetch (its only memory). */
-const PREFETCH_PIECE = 4 * 1024 * 1024;
+/** Bytes per read of a prefetch (its only memory); small, as a background read should be. */
+const PREFETCH_PIECE = 1024 * 1024;
 
 /** What remote repositories need: S3 settings, Swift access, request limits. */
 export interface ObjectStoreBackends {

@@ -16,7 +16,12 @@ const WARM_UP_MAX_BYTES = Math.min(1024 ** 3, Math.floor(os.totalmem() / 8));
 const WARM_PACK_TTL_MS = 10 * 60_000;
 const WARM_PACKS_KEPT = 4096;
 const WARM_UP_READS_IN_FLIGHT = 2;
-const WARM_UP_PIECE = 4 * 1024 * 1024;
+/**
+ * Small reads, so that the disk's other users wait behind little of ours: Cinder creating the very
+ * volume we wait for may share it (the simulator here: three fsyncs). With 4 MiB pieces its new
+ * volume came past our poll in 9 of 42 restores from a cold cache, with 1 MiB ones in 3 of 68.
+ */
+const WARM_UP_PIECE = 1024 * 1024;
 
 /**
  * Packs this process read into the page cache for a restore about to start (runWarmRestore): the
