@@ -1,5 +1,6 @@
 import { defineJob, type JobHandler } from '../../../jobs/engine.js';
 import { JobFailedError } from '../../../jobs/errors.js';
+import type { Volume } from '../../../openstack/cinder.js';
 import { waitUntil } from '../../wait.js';
 import type { VolumeBackupJobDeps } from './deps.js';
 
@@ -28,23 +29,24 @@ export function restoreBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       });
       if (!backup) throw new JobFailedError('the backup was deleted before the restore ran');
 
+      // The volume as the wait found it; a resumed job (no wait) asks Cinder again.
+      let volume: Volume | null | undefined;
       if (ctx.step === 'start') {
-        await waitUntil(
+        volume = await waitUntil(
           `volume ${state.volumeId} to become available`,
           () =>
             deps.cloud.asServiceOnCinder(async (auth) => {
-              const volume = await deps.cloud.cinder.getVolume(auth, state.volumeId);
-              if (!volume)
-                throw new JobFailedError(`volume ${state.volumeId} was deleted before the restore`);
-              if (volume.status === 'error')
+              const found = await deps.cloud.cinder.getVolume(auth, state.volumeId);
+              if (!found) throw new JobFailedError(`volume ${state.volumeId} was deleted before the restore`);
+              if (found.status === 'error')
                 throw new JobFailedError(`Cinder could not create volume ${state.volumeId}`);
-              if (volume.status === 'restoring-backup') return volume; // resumed after we marked it
-              if (volume.status !== 'available' && volume.status !== 'creating') {
+              if (found.status === 'restoring-backup') return found; // marked by the request, or by this job before a restart
+              if (found.status !== 'available' && found.status !== 'creating') {
                 throw new JobFailedError(
-                  `volume ${state.volumeId} is ${volume.status}; a restore needs it available`,
+                  `volume ${state.volumeId} is ${found.status}; a restore needs it available`,
                 );
               }
-              return volume.status === 'available' ? volume : undefined;
+              return found.status === 'available' ? found : undefined;
             }),
           {
             signal: ctx.signal,
@@ -53,14 +55,17 @@ export function restoreBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             meanwhile: (signal) => deps.repositories.warmRestore(backup, signal),
           },
         );
-        await deps.cloud.asServiceOnCinder((auth) =>
-          deps.cloud.cinder.resetVolumeStatus(auth, state.volumeId, 'restoring-backup'),
-        );
+        // The request marked a volume it saw available already (VolumeBackupService.holdForRestore).
+        if (volume.status !== 'restoring-backup') {
+          await deps.cloud.asServiceOnCinder((auth) =>
+            deps.cloud.cinder.resetVolumeStatus(auth, state.volumeId, 'restoring-backup'),
+          );
+        }
         await ctx.advance('write');
       }
 
       if (ctx.step === 'write') {
-        const volume = await deps.cloud.asServiceOnCinder((auth) =>
+        volume ??= await deps.cloud.asServiceOnCinder((auth) =>
           deps.cloud.cinder.getVolume(auth, state.volumeId),
         );
         if (!volume) throw new JobFailedError(`volume ${state.volumeId} was deleted during the restore`);
