@@ -93,34 +93,32 @@ export class BenchClient {
     const { backup } = await this.json(`${this.serviceUrl}/v1/volume/backup`, 'POST', {
       backup: { volume_id: volumeId },
     });
-    for (;;) {
-      await sleep(100);
-      const { backup: shown } = await this.json(`${this.serviceUrl}/v1/volume/backup/${backup.id}`);
-      if (shown.status === 'available') {
-        const availableAt = Date.parse(`${shown.updated_at}Z`);
-        if (!(availableAt >= startedAt))
-          throw new Error(`backup ${backup.id}: updated_at ${shown.updated_at}`);
-        return {
-          id: backup.id,
-          seconds: (availableAt - startedAt) / 1000,
-          storedBytes: shown.stored_bytes,
-          incremental: shown.is_incremental,
-        };
-      }
-      if (shown.status === 'error') throw new Error(`backup failed: ${shown.fail_reason}`);
-    }
+    const { shown, seconds } = await this.untilAvailable(`backup ${backup.id}`, startedAt, async () => {
+      return (await this.json(`${this.serviceUrl}/v1/volume/backup/${backup.id}`)).backup;
+    });
+    return {
+      id: backup.id,
+      seconds,
+      storedBytes: shown.stored_bytes,
+      incremental: shown.is_incremental,
+    };
   }
 
   /**
-   * When the restore's volume became available: the volume's `updated_at` (ms) once it is, as Cinder
-   * recorded the service's last status change; looked at every 100 ms, as the backups.
+   * Looks every 100 ms until `show()` is available; its time is from `startedAt` to its `updated_at`
+   * (ms), the moment the service recorded the change (a backup's in ours, a volume's in Cinder).
    */
-  private async availableAt(volumeId: string): Promise<number> {
+  private async untilAvailable(what: string, startedAt: number, show: () => Promise<any>) {
     for (;;) {
       await sleep(100);
-      const { volume } = await this.json(this.cinder(`/volumes/${volumeId}`));
-      if (volume.status === 'available') return Date.parse(`${volume.updated_at}Z`);
-      if (volume.status.startsWith('error')) throw new Error(`volume ${volumeId}: ${volume.status}`);
+      const shown = await show();
+      if (shown.status === 'available') {
+        const availableAt = Date.parse(`${shown.updated_at}Z`);
+        if (!(availableAt >= startedAt)) throw new Error(`${what}: updated_at ${shown.updated_at}`);
+        return { shown, seconds: (availableAt - startedAt) / 1000 };
+      }
+      if (shown.status.startsWith('error'))
+        throw new Error(`${what} failed: ${shown.status} ${shown.fail_reason ?? ''}`);
     }
   }
 
@@ -130,8 +128,9 @@ export class BenchClient {
     const { volume } = await this.json(`${this.serviceUrl}/v1/volume`, 'POST', {
       volume: { backup_id: backupId },
     });
-    const availableAt = await this.availableAt(volume.id);
-    if (!(availableAt >= startedAt)) throw new Error(`volume ${volume.id}: available at ${availableAt}`);
-    return { volumeId: volume.id, seconds: (availableAt - startedAt) / 1000, startedAt };
+    const { seconds } = await this.untilAvailable(`volume ${volume.id}`, startedAt, async () => {
+      return (await this.json(this.cinder(`/volumes/${volume.id}`))).volume;
+    });
+    return { volumeId: volume.id, seconds, startedAt };
   }
 }
