@@ -2,7 +2,8 @@
 # The real OpenStack of ../shared/openstack-env (Keystone, Cinder on Ceph RBD, Nova with FakeDriver,
 # Glance, the RADOS Gateway) for `pnpm test:openstack` and `pnpm test:repositories` (CI: .ci/run).
 #   up    apt-get update, install the Debian packages (install.sh all) and start the full rig —
-#         unless a rig is running already, which is then used and left as it is
+#         unless a rig is running already, which is then used and left as it is; a dead rig's
+#         leftover pid files are cleared first
 #   down  stop the rig, if `up` started it
 # Run as root (apt, and the rig's daemons).
 set -euo pipefail
@@ -17,6 +18,12 @@ case "${1:-}" in
     if ls "$rig"/pids/*.pid >/dev/null 2>&1 && curl -s -o /dev/null -m 5 http://127.0.0.1:5000/v3; then
       echo "openstack rig: already running (pids in $rig/pids), using it"
       exit 0
+    fi
+    # Pid files of a rig that does not answer: its processes died with an earlier run or machine
+    # (start.sh refuses to start over them). stop.sh ends whatever of it is left and clears them.
+    if ls "$rig"/pids/*.pid >/dev/null 2>&1; then
+      echo "openstack rig: pid files in $rig/pids but Keystone does not answer; stopping what is left"
+      "$env_dir/stop.sh"
     fi
     t0=$(date +%s)
     apt-get update -qq
