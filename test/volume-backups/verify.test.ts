@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packIdOfKey, readPackIndex } from '../../packages/server/src/dataplane/pack.js';
 import { type Stack, startStack, waitFor, waitForBackup } from '../support/stack.js';
 
 // Acceptance 5: verify detects a chunk corrupted on disk and reports which backup is damaged.
@@ -40,11 +41,13 @@ describe('verify', () => {
     expect(packsOfB.length).toBeGreaterThan(0);
 
     expect((await verify(backupA.id)).verifyResult).toBe('ok');
-    // Flip one byte inside B's first stored chunk (the object rewritten whole: S3 and Swift
-    // objects cannot change in place).
+    // Flip one byte inside B's first stored chunk, where the pack's index puts it (the object
+    // rewritten whole: S3 and Swift objects cannot change in place).
     const store = repositoryStore();
+    const [first] = await readPackIndex(store, packIdOfKey(packsOfB[0] as string)!);
     const pack = (await store.get(packsOfB[0] as string))!;
-    pack[100] = (pack[100] ?? 0) ^ 0xff;
+    const at = first!.offset + 100;
+    pack[at] = (pack[at] ?? 0) ^ 0xff;
     const writer = await store.createWriter(packsOfB[0] as string);
     await writer.write(pack);
     await writer.commit();

@@ -16,10 +16,11 @@ import type { BufferPool, WorkerPool } from './worker-pool.js';
  * query each. Small ranges share a batch.
  */
 export const BATCH_BYTES = 8 * 1024 * 1024;
-/** A pack is sealed before it would grow past this. */
+/** A pack is sealed before it would grow past this (but for up to 4 KiB of padding, PackBuilder.append). */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Sealed packs whose fsync + index insert may still be running while the next one fills. */
 const MAX_PENDING_SEALS = 2;
+const noop = () => {};
 
 export interface EngineContext {
   pool: WorkerPool;
@@ -297,14 +298,18 @@ export async function runBackup(
           }
         }),
       );
+      // The buffer (and the batch's place in the window) is free once its blobs are written: they
+      // may be written from it in place (PackBuilder.append), after the next batch's are appended.
+      let released: Promise<void> = Promise.resolve();
       const appended = handled(
         after(previousAppend, compressed, async (blobs) => {
           if (!blobs) return;
+          let written: Promise<void> = Promise.resolve();
           try {
             if (failure) throw failure;
-            await sink.append(Buffer.from(blobs.buffer, 0, blobs.used), blobs.entries);
+            ({ written } = await sink.append(Buffer.from(blobs.buffer, 0, blobs.used), blobs.entries));
           } finally {
-            buffers.give(blobs.buffer);
+            released = written.then(() => buffers.give(blobs.buffer));
           }
         }),
       );
@@ -320,7 +325,7 @@ export async function runBackup(
           },
         ),
       );
-      inFlight.add(appended.finally(() => window.release()));
+      inFlight.add(appended.then(noop, noop).then(() => released.then(() => window.release())));
     }
     await inFlight.settle();
     if (failure) throw failure;
@@ -404,7 +409,9 @@ class PackSink {
    * start a pack of its own when the current one has room, so packs come out near PACK_TARGET_BYTES
    * (one fsync and one index transaction per 16 MiB, not per batch).
    */
-  async append(data: Buffer, blobs: Array<Omit<PackEntry, 'offset'>>): Promise<void> {
+  /** Resolves when the next append may come, with `written`, which settles once `data` may be reused. */
+  async append(data: Buffer, blobs: Array<Omit<PackEntry, 'offset'>>): Promise<{ written: Promise<void> }> {
+    const written: Array<Promise<void>> = [];
     let from = 0;
     let at = 0;
     while (from < blobs.length) {
@@ -418,12 +425,13 @@ class PackSink {
         continue;
       }
       if (to === from) bytes += blobs[to++]!.storedLength; // larger than a whole pack: alone
-      await this.builder.append(data.subarray(at, at + bytes), blobs.slice(from, to));
+      written.push((await this.builder.append(data.subarray(at, at + bytes), blobs.slice(from, to))).written);
       from = to;
       at += bytes;
       if (from < blobs.length) await this.seal();
     }
     this.newChunks += blobs.length;
+    return { written: Promise.all(written).then(noop) };
   }
 
   private async seal(): Promise<void> {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BLOB_OVERHEAD, DecryptionError, type RepositoryCrypto } from './crypto.js';
+import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './direct-io.js';
 import type { ObjectStore, ObjectWriter } from './object-store.js';
 
 /**
@@ -7,7 +8,9 @@ import type { ObjectStore, ObjectWriter } from './object-store.js';
  *
  *   header   16 B   magic "OSBKPACK", version u16, flags u16 (bit 0: encrypted), reserved u32
  *   blobs           the stored bytes of each chunk, back to back (encrypted: nonce | AES-256-GCM of
- *                   the (compressed) chunk | tag, see crypto.ts)
+ *                   the (compressed) chunk | tag, see crypto.ts); a run of blobs written in place
+ *                   (PackBuilder.append) starts at a multiple of 4096, after up to 4095 zero bytes.
+ *                   Readers go by the index's offsets.
  *   index           ENTRY_SIZE bytes per blob: chunk id (32 B, SHA-256, or HMAC-SHA-256 when
  *                   encrypted), offset u64, stored length u32, raw length u32, blob flags u8 (low
  *                   nibble: compression 0 = none, 1 = zstd; bit 7: AES-256-GCM), 3 reserved bytes.
@@ -38,6 +41,26 @@ export interface PackEntry {
   storedLength: number;
   rawLength: number;
   flags: number;
+}
+
+/** The least run of blobs worth padding a pack for, to write it in place (see PackBuilder.append). */
+export const IN_PLACE_MIN_BYTES = 1024 * 1024;
+const ZEROS = new Uint8Array(DIRECT_IO_ALIGNMENT);
+
+const alignUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+/** The blobs from blobs[i] on whose stored lengths are whole blocks (an empty run if blobs[i]'s is not). */
+function inPlaceRun(
+  blobs: ReadonlyArray<{ storedLength: number }>,
+  i: number,
+): { end: number; bytes: number } {
+  let end = i;
+  let bytes = 0;
+  while (end < blobs.length && blobs[end]!.storedLength % DIRECT_IO_ALIGNMENT === 0) {
+    bytes += blobs[end]!.storedLength;
+    end++;
+  }
+  return { end, bytes };
 }
 
 export function newPackId(): string {
@@ -80,22 +103,68 @@ export class PackBuilder {
     return this.writer.bytesWritten;
   }
 
-  /** Appends blobs stored back to back in `data` (in the order of `blobs`). */
-  async append(data: Uint8Array, blobs: ReadonlyArray<Omit<PackEntry, 'offset'>>): Promise<PackEntry[]> {
-    let offset = this.writer.bytesWritten;
-    const added = blobs.map((blob) => {
-      const entry = { ...blob, offset };
-      offset += blob.storedLength;
-      return entry;
-    });
-    if (offset - this.writer.bytesWritten !== data.length) {
-      throw new Error(
-        `pack append: ${data.length} bytes given for blobs of ${offset - this.writer.bytesWritten}`,
-      );
+  /**
+   * Appends blobs stored back to back in `data` (in the order of `blobs`). Runs of them that lie
+   * page-aligned in memory (chunks stored raw where the data plane read them) go to the pack
+   * straight from there, where its writer can (writeInPlace): the pack is padded to the next 4096
+   * bytes first, which costs at most 0.4% on a run of IN_PLACE_MIN_BYTES. Resolves when the next
+   * append may come, with `written`, which settles once `data` may be reused.
+   */
+  async append(
+    data: Uint8Array,
+    blobs: ReadonlyArray<Omit<PackEntry, 'offset'>>,
+  ): Promise<{ entries: PackEntry[]; written: Promise<void> }> {
+    const total = blobs.reduce((n, blob) => n + blob.storedLength, 0);
+    if (total !== data.length)
+      throw new Error(`pack append: ${data.length} bytes given for blobs of ${total}`);
+    const added: PackEntry[] = [];
+    const written: Array<Promise<void>> = [];
+    // Blobs [from, i), at data[copyFrom, pos), are still to be written by copy.
+    const copy = async (to: number, end: number) => {
+      let offset = this.writer.bytesWritten;
+      for (let k = from; k < to; k++) {
+        added.push({ ...blobs[k]!, offset });
+        offset += blobs[k]!.storedLength;
+      }
+      if (end > copyFrom) await this.writer.write(data.subarray(copyFrom, end));
+      from = to;
+      copyFrom = end;
+    };
+    let from = 0;
+    let copyFrom = 0;
+    let i = 0;
+    let pos = 0;
+    while (i < blobs.length) {
+      const run = inPlaceRun(blobs, i);
+      const view = data.subarray(pos, pos + run.bytes);
+      if (run.bytes < IN_PLACE_MIN_BYTES || !this.writer.writeInPlace || !isDirectIoReady(view)) {
+        // Its blobs' lengths are whole blocks: each of them lies as (un)aligned as the first.
+        if (run.end > i) {
+          pos += run.bytes;
+          i = run.end;
+        } else {
+          pos += blobs[i]!.storedLength;
+          i++;
+        }
+        continue;
+      }
+      await copy(i, pos);
+      const padding = alignUp(this.writer.bytesWritten, DIRECT_IO_ALIGNMENT) - this.writer.bytesWritten;
+      if (padding > 0) await this.writer.write(ZEROS.subarray(0, padding));
+      const offset = this.writer.bytesWritten;
+      const inPlace = await this.writer.writeInPlace(view);
+      if (inPlace) written.push(inPlace.written);
+      else await this.writer.write(view);
+      for (let k = i, at = offset; k < run.end; k++) {
+        added.push({ ...blobs[k]!, offset: at });
+        at += blobs[k]!.storedLength;
+      }
+      i = from = run.end;
+      pos = copyFrom = pos + run.bytes;
     }
-    await this.writer.write(data);
+    await copy(blobs.length, data.length);
     this.entries.push(...added);
-    return added;
+    return { entries: added, written: Promise.all(written).then(() => {}) };
   }
 
   /** Writes the index and footer, makes the pack durable and visible. Returns its final size. */

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { mkdtemp, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allocateShared } from '../../src/dataplane/direct-io.js';
 import { ManifestNotFoundError } from '../../src/dataplane/errors.js';
 import { batchesOf, chunkRangesOf, normalizeExtents } from '../../src/dataplane/extents.js';
 import { ManifestCorruptError, ManifestReader, ManifestWriter } from '../../src/dataplane/manifest.js';
@@ -100,6 +101,53 @@ describe('repository formats', () => {
     expect(size).toBe(16 + 6003 + 3 * 52 + 52);
     await truncate(path.join(dir, packKey(builder.packId)), size - 1);
     await expect(readPackIndex(store, builder.packId)).rejects.toThrow(/no index|truncated|checksum/);
+  });
+
+  it('writes a run of page-aligned blobs from their memory, at a block boundary of the pack', async () => {
+    const entryOf = (b: Uint8Array, flags = 0) => ({
+      id: createHash('sha256').update(b).digest('hex'),
+      storedLength: b.length,
+      rawLength: b.length,
+      flags,
+    });
+    const small = randomBytes(100);
+    // As the data plane leaves chunks stored raw: where they were read, in page-aligned shared memory.
+    const memory = allocateShared(2 * 1024 * 1024);
+    const raw = Array.from({ length: 20 }, (_, i) => Buffer.from(memory, i * 65536, 65536));
+    for (const chunk of raw) randomFillSync(chunk);
+    const tail = Buffer.from(memory, 20 * 65536, 50);
+    randomFillSync(tail);
+
+    const builder = await PackBuilder.create(store);
+    await builder.append(small, [entryOf(small)]);
+    const { entries, written } = await builder.append(Buffer.from(memory, 0, 20 * 65536 + 50), [
+      ...raw.map((chunk) => entryOf(chunk)),
+      entryOf(tail, 1),
+    ]);
+    await written;
+    // Not enough for a run of its own (< IN_PLACE_MIN_BYTES): copied, back to back.
+    const few = Buffer.from(allocateShared(64 * 1024), 0, 16 * 4096);
+    randomFillSync(few);
+    await builder.append(few, [entryOf(few)]);
+    await builder.seal();
+
+    const stored = await readPackIndex(store, builder.packId);
+    const run = 4096; // the pack was at 16 + 100: padded to the next block
+    expect(stored.map((e) => e.offset)).toEqual([
+      16,
+      ...raw.map((_, i) => run + i * 65536),
+      run + 20 * 65536,
+      run + 20 * 65536 + 50,
+    ]);
+    expect(entries.map((e) => e.offset)).toEqual(stored.slice(1, 22).map((e) => e.offset));
+    const pack = await store.readRange(packKey(builder.packId), 0, run + 20 * 65536 + 50 + few.length);
+    expect(pack.subarray(16, 116).equals(small)).toBe(true);
+    expect(pack.subarray(116, run).every((byte) => byte === 0)).toBe(true);
+    for (const [i, chunk] of raw.entries()) {
+      expect(pack.subarray(run + i * 65536, run + (i + 1) * 65536).equals(chunk)).toBe(true);
+    }
+    expect(pack.subarray(run + 20 * 65536, run + 20 * 65536 + 50).equals(tail)).toBe(true);
+    expect(pack.subarray(run + 20 * 65536 + 50).equals(few)).toBe(true);
   });
 
   it('turns extents into aligned batches of chunk indexes', () => {
