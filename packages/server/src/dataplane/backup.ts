@@ -407,9 +407,9 @@ class PackSink {
   /**
    * The blobs that fit go into the current pack, the rest into the next: a batch (8 MiB) does not
    * start a pack of its own when the current one has room, so packs come out near PACK_TARGET_BYTES
-   * (one fsync and one index transaction per 16 MiB, not per batch).
+   * (one fsync and one index transaction per 16 MiB, not per batch). Resolves when the next append
+   * may come, with `written`, which settles once `data` may be reused.
    */
-  /** Resolves when the next append may come, with `written`, which settles once `data` may be reused. */
   async append(data: Buffer, blobs: Array<Omit<PackEntry, 'offset'>>): Promise<{ written: Promise<void> }> {
     const written: Array<Promise<void>> = [];
     let from = 0;

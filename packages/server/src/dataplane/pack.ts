@@ -120,6 +120,10 @@ export class PackBuilder {
     const added: PackEntry[] = [];
     const written: Array<Promise<void>> = [];
     // Blobs [from, i), at data[copyFrom, pos), are still to be written by copy.
+    let from = 0;
+    let copyFrom = 0;
+    let i = 0;
+    let pos = 0;
     const copy = async (to: number, end: number) => {
       let offset = this.writer.bytesWritten;
       for (let k = from; k < to; k++) {
@@ -130,10 +134,6 @@ export class PackBuilder {
       from = to;
       copyFrom = end;
     };
-    let from = 0;
-    let copyFrom = 0;
-    let i = 0;
-    let pos = 0;
     while (i < blobs.length) {
       const run = inPlaceRun(blobs, i);
       const view = data.subarray(pos, pos + run.bytes);
