@@ -1,5 +1,5 @@
 import type { pino } from 'pino';
-import { after, handled, InFlight, Semaphore } from './concurrency.js';
+import { after, handled, InFlight, Semaphore, settled } from './concurrency.js';
 import { BLOB_OVERHEAD } from './crypto.js';
 import { abortError, ManifestNotFoundError, throwIfAborted } from './errors.js';
 import { batchesOf, type ChunkRange, chunkRangesOf, rangesLength, unionRanges } from './extents.js';
@@ -20,7 +20,6 @@ export const BATCH_BYTES = 8 * 1024 * 1024;
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Sealed packs whose fsync + index insert may still be running while the next one fills. */
 const MAX_PENDING_SEALS = 2;
-const noop = () => {};
 
 export interface EngineContext {
   pool: WorkerPool;
@@ -325,7 +324,11 @@ export async function runBackup(
           },
         ),
       );
-      inFlight.add(appended.then(noop, noop).then(() => released.then(() => window.release())));
+      inFlight.add(
+        settled(appended)
+          .then(() => released)
+          .then(() => window.release()),
+      );
     }
     await inFlight.settle();
     if (failure) throw failure;
@@ -431,7 +434,7 @@ class PackSink {
       if (from < blobs.length) await this.seal();
     }
     this.newChunks += blobs.length;
-    return { written: Promise.all(written).then(noop) };
+    return { written: settled(Promise.all(written)) };
   }
 
   private async seal(): Promise<void> {

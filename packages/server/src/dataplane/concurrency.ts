@@ -33,14 +33,19 @@ export function handled<T>(promise: Promise<T>): Promise<T> {
   return promise;
 }
 
+/** Resolves once `promise` has settled, whichever way (its rejection is observed elsewhere). */
+export function settled(promise: Promise<unknown>): Promise<void> {
+  return promise.then(
+    () => {},
+    () => {},
+  );
+}
+
 /** Tracks promises in flight and settles them all. */
 export class InFlight {
   private readonly set = new Set<Promise<unknown>>();
   add(promise: Promise<unknown>): void {
-    const tracked = promise.then(
-      () => {},
-      () => {},
-    );
+    const tracked = settled(promise);
     this.set.add(tracked);
     tracked.then(() => this.set.delete(tracked));
   }

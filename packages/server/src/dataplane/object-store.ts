@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { handled, settled } from './concurrency.js';
 import {
   allocateShared,
   DIRECT_IO_ALIGNMENT,
@@ -341,8 +342,6 @@ export class FileObjectStore implements ObjectStore {
   }
 }
 
-const noop = () => {};
-
 /** Staging buffers of FileObjectWriter, recycled (fresh memory is slow to touch, see direct-io.ts). */
 const STAGE_BYTES = 4 * 1024 * 1024;
 /** Measured on a 1 GiB full backup, data plane alone: 2 in flight instead of 1, -2 to -8% wall time. */
@@ -400,14 +399,13 @@ class FileObjectWriter implements ObjectWriter {
     }
     // What is staged ends on an aligned offset too: it goes first, as a shorter stage.
     if (this.staged > 0) await this.flushStage();
-    while (this.inFlight.length >= MAX_STAGES_IN_FLIGHT) await this.inFlight.shift();
+    await this.roomInFlight();
     const offset = this.bytesWritten;
     this.bytesWritten += data.length;
     this.stageOffset = this.bytesWritten;
     const write = this.writeView(Buffer.from(data.buffer, data.byteOffset, data.length), offset);
-    write.catch(() => {}); // surfaces at a later write or at commit
-    this.inFlight.push(write);
-    return { written: write.then(noop, noop) };
+    this.track(write);
+    return { written: settled(write) };
   }
 
   /** Starts writing the staged bytes, once fewer than MAX_STAGES_IN_FLIGHT are under way. */
@@ -415,14 +413,20 @@ class FileObjectWriter implements ObjectWriter {
     const stage = this.stage!;
     const offset = this.stageOffset;
     const length = this.staged;
-    while (this.inFlight.length >= MAX_STAGES_IN_FLIGHT) await this.inFlight.shift();
+    await this.roomInFlight();
     this.stage = null;
     this.staged = 0;
     this.stageOffset += length;
-    const write = this.writeStage(stage, length, offset).finally(() => giveStage(stage));
-    // Surfaces at a later flush or at commit; never unhandled meanwhile.
-    write.catch(() => {});
-    this.inFlight.push(write);
+    this.track(this.writeView(Buffer.from(stage, 0, length), offset).finally(() => giveStage(stage)));
+  }
+
+  private async roomInFlight(): Promise<void> {
+    while (this.inFlight.length >= MAX_STAGES_IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /** A write under way: it surfaces at a later write or at commit, never unhandled meanwhile. */
+  private track(write: Promise<void>): void {
+    this.inFlight.push(handled(write));
   }
 
   private async settle(): Promise<void> {
@@ -431,10 +435,6 @@ class FileObjectWriter implements ObjectWriter {
     } finally {
       await Promise.allSettled(this.inFlight.splice(0));
     }
-  }
-
-  private writeStage(stage: SharedArrayBuffer, length: number, offset: number): Promise<void> {
-    return this.writeView(Buffer.from(stage, 0, length), offset);
   }
 
   private async writeView(view: Buffer, offset: number): Promise<void> {
@@ -451,7 +451,7 @@ class FileObjectWriter implements ObjectWriter {
       if (stage) {
         this.stage = null;
         const whole = this.staged - (this.staged % DIRECT_IO_ALIGNMENT);
-        if (whole > 0) await this.writeStage(stage, whole, this.stageOffset);
+        if (whole > 0) await this.writeView(Buffer.from(stage, 0, whole), this.stageOffset);
         if (whole < this.staged) {
           await writeAll(
             this.fh,

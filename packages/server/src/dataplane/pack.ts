@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { settled } from './concurrency.js';
 import { BLOB_OVERHEAD, DecryptionError, type RepositoryCrypto } from './crypto.js';
 import { DIRECT_IO_ALIGNMENT, isDirectIoReady } from './direct-io.js';
 import type { ObjectStore, ObjectWriter } from './object-store.js';
@@ -49,18 +50,28 @@ const ZEROS = new Uint8Array(DIRECT_IO_ALIGNMENT);
 
 const alignUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
-/** The blobs from blobs[i] on whose stored lengths are whole blocks (an empty run if blobs[i]'s is not). */
+/**
+ * The blobs from blobs[i] on (at `pos` in data) whose stored lengths are whole blocks: `end` (at
+ * least i + 1), and their bytes in `data` when they can be written in place (page-aligned memory,
+ * at least IN_PLACE_MIN_BYTES). Whole blocks: each of them lies as (un)aligned as the first.
+ */
 function inPlaceRun(
+  data: Uint8Array,
   blobs: ReadonlyArray<{ storedLength: number }>,
   i: number,
-): { end: number; bytes: number } {
+  pos: number,
+): { end: number; view: Uint8Array | null } {
   let end = i;
   let bytes = 0;
   while (end < blobs.length && blobs[end]!.storedLength % DIRECT_IO_ALIGNMENT === 0) {
     bytes += blobs[end]!.storedLength;
     end++;
   }
-  return { end, bytes };
+  const view = data.subarray(pos, pos + bytes);
+  return {
+    end: Math.max(end, i + 1),
+    view: bytes >= IN_PLACE_MIN_BYTES && isDirectIoReady(view) ? view : null,
+  };
 }
 
 export function newPackId(): string {
@@ -119,52 +130,30 @@ export class PackBuilder {
       throw new Error(`pack append: ${data.length} bytes given for blobs of ${total}`);
     const added: PackEntry[] = [];
     const written: Array<Promise<void>> = [];
-    // Blobs [from, i), at data[copyFrom, pos), are still to be written by copy.
-    let from = 0;
-    let copyFrom = 0;
-    let i = 0;
-    let pos = 0;
-    const copy = async (to: number, end: number) => {
-      let offset = this.writer.bytesWritten;
-      for (let k = from; k < to; k++) {
-        added.push({ ...blobs[k]!, offset });
-        offset += blobs[k]!.storedLength;
+    let offset = this.writer.bytesWritten; // in the pack, of the next blob
+    let pos = 0; // in data, of the next blob
+    let copied = 0; // data[copied, pos) is still to be written by copy
+    for (let i = 0; i < blobs.length; ) {
+      const run = this.writer.writeInPlace ? inPlaceRun(data, blobs, i, pos) : { end: i + 1, view: null };
+      if (run.view) {
+        if (pos > copied) await this.writer.write(data.subarray(copied, pos));
+        const padding = alignUp(offset, DIRECT_IO_ALIGNMENT) - offset;
+        if (padding > 0) await this.writer.write(ZEROS.subarray(0, padding));
+        offset += padding;
+        const inPlace = await this.writer.writeInPlace!(run.view);
+        if (inPlace) written.push(inPlace.written);
+        else await this.writer.write(run.view);
+        copied = pos + run.view.length;
       }
-      if (end > copyFrom) await this.writer.write(data.subarray(copyFrom, end));
-      from = to;
-      copyFrom = end;
-    };
-    while (i < blobs.length) {
-      const run = inPlaceRun(blobs, i);
-      const view = data.subarray(pos, pos + run.bytes);
-      if (run.bytes < IN_PLACE_MIN_BYTES || !this.writer.writeInPlace || !isDirectIoReady(view)) {
-        // Its blobs' lengths are whole blocks: each of them lies as (un)aligned as the first.
-        if (run.end > i) {
-          pos += run.bytes;
-          i = run.end;
-        } else {
-          pos += blobs[i]!.storedLength;
-          i++;
-        }
-        continue;
+      for (; i < run.end; i++) {
+        added.push({ ...blobs[i]!, offset });
+        offset += blobs[i]!.storedLength;
+        pos += blobs[i]!.storedLength;
       }
-      await copy(i, pos);
-      const padding = alignUp(this.writer.bytesWritten, DIRECT_IO_ALIGNMENT) - this.writer.bytesWritten;
-      if (padding > 0) await this.writer.write(ZEROS.subarray(0, padding));
-      const offset = this.writer.bytesWritten;
-      const inPlace = await this.writer.writeInPlace(view);
-      if (inPlace) written.push(inPlace.written);
-      else await this.writer.write(view);
-      for (let k = i, at = offset; k < run.end; k++) {
-        added.push({ ...blobs[k]!, offset: at });
-        at += blobs[k]!.storedLength;
-      }
-      i = from = run.end;
-      pos = copyFrom = pos + run.bytes;
     }
-    await copy(blobs.length, data.length);
+    if (data.length > copied) await this.writer.write(data.subarray(copied));
     this.entries.push(...added);
-    return { entries: added, written: Promise.all(written).then(() => {}) };
+    return { entries: added, written: settled(Promise.all(written)) };
   }
 
   /** Writes the index and footer, makes the pack durable and visible. Returns its final size. */
