@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { waitUntil } from '../src/domain/wait.js';
+import { transitionTimes, waitUntil } from '../src/domain/wait.js';
 
 describe('waitUntil with work meanwhile', () => {
   it('starts the work once the first check finds nothing, and stops it before returning', async () => {
@@ -59,5 +59,57 @@ describe('waitUntil with work meanwhile', () => {
     ).rejects.toThrow('Cinder could not create the volume');
     expect(checks).toBe(2);
     expect(stopped).toBe(true);
+  });
+});
+
+describe('waitUntil aimed at the usual end of a transition', () => {
+  /** Cinder's format: UTC without a zone, microseconds. */
+  const cinderTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
+
+  /** A resource created now that is ready `durationMs` later; where and how often it was asked. */
+  async function waitFor(kind: string, durationMs: number, options: { begun?: boolean } = {}) {
+    const createdAt = Date.now();
+    const checks: number[] = [];
+    await waitUntil(
+      `a ${durationMs} ms transition`,
+      async () => {
+        checks.push(Date.now() - createdAt);
+        if (Date.now() < createdAt + durationMs) return undefined;
+        return { created_at: cinderTime(createdAt), updated_at: cinderTime(createdAt + durationMs) };
+      },
+      {
+        intervalMs: 400,
+        transition: { kind, begunAt: options.begun === false ? undefined : createdAt, timestamps: (r) => r },
+      },
+    );
+    return { checks, elapsed: Date.now() - createdAt };
+  }
+
+  it('polls just after the time the last transitions of its kind took, by their own timestamps', async () => {
+    transitionTimes.forget();
+    // No history: the backoff alone (at 0 and 400 ms).
+    const first = await waitFor('snapshot create', 150);
+    expect(first.checks).toHaveLength(2);
+    expect(first.elapsed).toBeGreaterThanOrEqual(400);
+    // 150 ms learnt from the timestamps: asked at 0 and at ~153 ms.
+    const second = await waitFor('snapshot create', 150);
+    expect(second.checks).toHaveLength(2);
+    expect(second.checks[1]).toBeGreaterThanOrEqual(150);
+    expect(second.elapsed).toBeLessThan(250);
+    // Longer than usual: the first aim misses, the second (~176 ms) finds it.
+    const third = await waitFor('snapshot create', 165);
+    expect(third.checks).toHaveLength(3);
+    expect(third.elapsed).toBeLessThan(250);
+  });
+
+  it('keeps kinds apart, and does not aim when it does not know when the transition began', async () => {
+    transitionTimes.forget();
+    await waitFor('volume create', 100);
+    const otherKind = await waitFor('snapshot create', 100);
+    expect(otherKind.elapsed).toBeGreaterThanOrEqual(400);
+    const unknownStart = await waitFor('volume create', 100, { begun: false });
+    expect(unknownStart.elapsed).toBeGreaterThanOrEqual(400);
+    const known = await waitFor('volume create', 100);
+    expect(known.elapsed).toBeLessThan(250);
   });
 });

@@ -21,6 +21,8 @@ export const volumeSchema = z.looseObject({
     )
     .default([]),
   'os-vol-tenant-attr:tenant_id': z.string().optional(),
+  created_at: z.string().optional(),
+  updated_at: z.string().nullable().optional(),
 });
 export type Volume = z.infer<typeof volumeSchema>;
 
@@ -31,6 +33,7 @@ export const snapshotSchema = z.looseObject({
   size: z.number(),
   name: z.string().nullable().optional(),
   created_at: z.string().optional(),
+  updated_at: z.string().nullable().optional(),
   'os-extended-snapshot-attributes:project_id': z.string().optional(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;

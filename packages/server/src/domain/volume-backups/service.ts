@@ -305,6 +305,7 @@ export class VolumeBackupService {
     assertRestorable(backup);
     const cinder = this.deps.cloud.cinderAuthFor(caller);
     let volume: Volume;
+    let createdAt: number | undefined;
     if (args.volume_id) {
       const existing = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
       if (!existing) throw notFound(`Volume ${args.volume_id} could not be found.`);
@@ -326,8 +327,9 @@ export class VolumeBackupService {
         description: `auto-created volume for restore of backup ${backup.id}`,
         availability_zone: backup.availabilityZone,
       });
+      createdAt = Date.now();
     }
-    await this.holdForRestore(volume.id, backup);
+    await this.holdForRestore(volume.id, backup, createdAt);
     await this.enqueueRestore(caller, backup, volume, !args.volume_id);
     return { backup_id: backup.id, volume_id: volume.id, volume_name: volume.name ?? null };
   }
@@ -351,7 +353,7 @@ export class VolumeBackupService {
       availability_zone: args.availability_zone ?? null,
       metadata: args.metadata ?? {},
     });
-    const held = await this.holdForRestore(volume.id, backup);
+    const held = await this.holdForRestore(volume.id, backup, Date.now());
     await this.enqueueRestore(caller, backup, volume, true);
     return held ?? volume;
   }
@@ -393,8 +395,13 @@ export class VolumeBackupService {
    * Marks the target `restoring-backup` before the caller learns its id, so that it never looks
    * usable while the backup is being written: a new volume is first waited out of `creating`
    * (briefly; if Cinder is slower, the restore job marks it). Returns the volume as it is then.
+   * `createdAt`: our clock when Cinder answered the call creating it, if this request made it.
    */
-  private async holdForRestore(volumeId: string, backup: VolumeBackup): Promise<Volume | undefined> {
+  private async holdForRestore(
+    volumeId: string,
+    backup: VolumeBackup,
+    createdAt?: number,
+  ): Promise<Volume | undefined> {
     const { cloud } = this.deps;
     const deadline = Date.now() + this.deps.holdTimeoutMs;
     const held = await cloud.asServiceOnCinder((auth) =>
@@ -411,7 +418,15 @@ export class VolumeBackupService {
         },
         // Cinder takes from a fraction of a second to minutes: the packs the restore reads first
         // come into the page cache meanwhile (its job runs in this process when it can).
-        { meanwhile: (signal) => this.deps.repositories.warmRestore(backup, signal) },
+        {
+          meanwhile: (signal) => this.deps.repositories.warmRestore(backup, signal),
+          transition: {
+            kind: 'cinder volume create',
+            begunAt: createdAt,
+            // The volume as it was seen available (its status since then is ours).
+            timestamps: (held) => (held.volume?.status === 'restoring-backup' ? held.volume : undefined),
+          },
+        },
       ),
     );
     return held.volume;

@@ -43,6 +43,7 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       if (ctx.step === 'finish' || ctx.step === 'drop-snapshot') return tidyUp(deps, ctx, backup);
       if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
       let state = ctx.state;
+      let snapshotBegunAt: number | undefined;
 
       if (ctx.step === 'start') {
         if (backup.snapshotId) {
@@ -54,13 +55,19 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             temporarySnapshotName(backup.id),
             `temporary snapshot for backup ${backup.id}`,
           );
+          snapshotBegunAt = Date.now();
           await ctx.advance('snapshot', { snapshotId: snapshot.id, temporarySnapshot: true });
         }
         state = ctx.state;
       }
 
       if (ctx.step === 'snapshot') {
-        const snapshot = await waitForSnapshotAvailable(deps, required(state.snapshotId), ctx.signal);
+        const snapshot = await waitForSnapshotAvailable(
+          deps,
+          required(state.snapshotId),
+          ctx.signal,
+          snapshotBegunAt,
+        );
         await ctx.advance('read', { dataTimestamp: snapshot.created_at ?? new Date().toISOString() });
         state = ctx.state;
       }

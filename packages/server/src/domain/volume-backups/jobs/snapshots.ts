@@ -32,10 +32,12 @@ export async function findOrCreateServiceSnapshot(
   });
 }
 
+/** `begunAt`: our clock when the snapshot's create call answered, if this process made the call. */
 export async function waitForSnapshotAvailable(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal: AbortSignal,
+  begunAt?: number,
 ) {
   return waitUntil(
     `snapshot ${snapshotId} to become available`,
@@ -47,7 +49,12 @@ export async function waitForSnapshotAvailable(
           throw new JobFailedError(`Cinder could not create snapshot ${snapshotId} (status error)`);
         return snapshot.status === 'available' ? snapshot : undefined;
       }),
-    { signal, intervalMs: deps.pollMs, timeoutMs: deps.waitTimeoutMs },
+    {
+      signal,
+      intervalMs: deps.pollMs,
+      timeoutMs: deps.waitTimeoutMs,
+      transition: { kind: 'cinder snapshot create', begunAt, timestamps: (snapshot) => snapshot },
+    },
   );
 }
 
