@@ -25,6 +25,34 @@ function isZero(view) {
   return Buffer.compare(view, zeros.subarray(0, view.length)) === 0;
 }
 
+/**
+ * Whether a chunk looks like compressed or encrypted data, by the byte entropy of 8 spots of 256
+ * bytes across it (as btrfs's compression heuristic samples): at ≥ 7.5 bits per byte zstd cannot
+ * shrink it anyway, and skipping zstd saves ~3/4 of its cost on such data (a 64 KiB chunk: ~6 µs
+ * against ~21 µs). Random data samples at 7.88–7.93; text, code, binaries at 1–6.5.
+ */
+const SAMPLE_SPOTS = 8;
+const SAMPLE_SPOT_BYTES = 256;
+const SAMPLE_BYTES = SAMPLE_SPOTS * SAMPLE_SPOT_BYTES;
+const INCOMPRESSIBLE_BITS_PER_BYTE = 7.5;
+const byteCounts = new Uint32Array(256);
+// n·log2(n) for the counts a sample can reach.
+const nLog2n = Float64Array.from({ length: SAMPLE_BYTES + 1 }, (_, n) => (n > 0 ? n * Math.log2(n) : 0));
+
+export function looksIncompressible(view) {
+  if (view.length < 2 * SAMPLE_BYTES) return false;
+  byteCounts.fill(0);
+  const step = Math.floor((view.length - SAMPLE_SPOT_BYTES) / (SAMPLE_SPOTS - 1));
+  for (let spot = 0; spot < SAMPLE_SPOTS; spot++) {
+    const end = spot * step + SAMPLE_SPOT_BYTES;
+    for (let i = spot * step; i < end; i++) byteCounts[view[i]]++;
+  }
+  let sum = 0;
+  for (let b = 0; b < 256; b++) sum += nLog2n[byteCounts[b]];
+  const bitsPerByte = Math.log2(SAMPLE_BYTES) - sum / SAMPLE_BYTES;
+  return bitsPerByte >= INCOMPRESSIBLE_BITS_PER_BYTE;
+}
+
 function chunkKey(dataKey, id) {
   return createHmac('sha256', dataKey).update(Buffer.from(id, 'hex')).digest();
 }
@@ -53,10 +81,11 @@ export function hash({ buffer, length, chunkSize, base = 0, idKey = null }) {
 /**
  * zstd of the chunks at `offsets`/`lengths` of `buffer` (increasing offsets), stored back to back
  * from the start of `buffer` itself: a chunk's output never reaches past the chunk's own input, so
- * the chunks still to come are intact. A chunk that does not shrink is stored raw. With `dataKey`
- * (encrypted repository; `ids` the chunks' ids) each stored chunk is then sealed with AES-256-GCM,
- * 28 bytes more per chunk: the caller leaves that much room before the first chunk. Returns the
- * bytes used at the start of `buffer` and per chunk the stored length and flags.
+ * the chunks still to come are intact. A chunk that does not shrink, or that looks incompressible,
+ * is stored raw. With `dataKey` (encrypted repository; `ids` the chunks' ids) each stored chunk is
+ * then sealed with AES-256-GCM, 28 bytes more per chunk: the caller leaves that much room before
+ * the first chunk. Returns the bytes used at the start of `buffer` and per chunk the stored length
+ * and flags.
  */
 export function compress({ buffer, offsets, lengths, level, ids = null, dataKey = null }) {
   const data = new Uint8Array(buffer);
@@ -66,9 +95,12 @@ export function compress({ buffer, offsets, lengths, level, ids = null, dataKey 
   let pos = 0;
   for (let i = 0; i < lengths.length; i++) {
     const src = data.subarray(offsets[i], offsets[i] + lengths[i]);
-    const bound = zstd.compressBound(src.length);
-    if (scratch.length < bound) scratch = new Uint8Array(bound);
-    const n = cctx.compress(scratch, src, level);
+    let n = src.length; // stored raw unless zstd shrinks it
+    if (!looksIncompressible(src)) {
+      const bound = zstd.compressBound(src.length);
+      if (scratch.length < bound) scratch = new Uint8Array(bound);
+      n = cctx.compress(scratch, src, level);
+    }
     if (dataKey) {
       const inner = n < src.length ? scratch.subarray(0, n) : src;
       const nonce = randomFillSync(Buffer.alloc(NONCE));
