@@ -36,7 +36,7 @@ export async function waitUntil<T>(
       options.signal?.throwIfAborted();
       const value = await check();
       if (value !== undefined) {
-        if (options.transition) transitionTimes.record(options.transition, value);
+        if (options.transition?.begunAt !== undefined) transitionTimes.record(options.transition, value);
         return value;
       }
       const now = Date.now();
@@ -76,7 +76,10 @@ function startMeanwhile(work: Meanwhile): () => Promise<void> {
 export interface Transition<T> {
   /** Transitions of one kind take similar times (e.g. `cinder snapshot create`). */
   kind: string;
-  /** Our clock when the transition had begun for sure (its create call answered); unknown: no aim. */
+  /**
+   * Our clock when the transition had begun for sure (its create call answered). Unknown (a resumed
+   * job, a volume that existed before): no aim, and its times are not learnt either.
+   */
   begunAt?: number;
   /** The finished resource's own timestamps: its creation and its last status change. */
   timestamps(value: T): { created_at?: string | null; updated_at?: string | null } | undefined;
