@@ -61,9 +61,10 @@ export class WorkerPool {
 
   /**
    * zstd of the given slices of `buffer` (increasing offsets), stored back to back from the start of
-   * `buffer` (in place: the input is consumed); chunks that do not shrink are stored raw. With
-   * `encrypt` each stored chunk is sealed with AES-256-GCM (BLOB_OVERHEAD bytes more per chunk: the
-   * first slice must start at least that many bytes per slice into `buffer`).
+   * `buffer` (in place: the input is consumed); chunks that do not shrink, or look incompressible
+   * (worker.mjs), are stored raw. With `encrypt` each stored chunk is sealed with AES-256-GCM
+   * (BLOB_OVERHEAD bytes more per chunk: the first slice must start at least that many bytes per
+   * slice into `buffer`).
    */
   async compress(
     buffer: SharedArrayBuffer,

@@ -36,7 +36,7 @@ export async function waitUntil<T>(
       options.signal?.throwIfAborted();
       const value = await check();
       if (value !== undefined) {
-        if (options.transition?.begunAt !== undefined) transitionTimes.record(options.transition, value);
+        if (options.transition) transitionTimes.record(options.transition, value);
         return value;
       }
       const now = Date.now();
@@ -98,7 +98,9 @@ const KEPT_DURATIONS = 9;
 class TransitionTimes {
   private readonly durations = new Map<string, number[]>();
 
+  /** Learns from a finished transition, if its wait knew when it began. */
   record<T>(transition: Transition<T>, value: T): void {
+    if (transition.begunAt === undefined) return;
     const stamps = transition.timestamps(value);
     if (!stamps?.created_at || !stamps.updated_at) return;
     // Cinder writes UTC without a zone: both parse the same way, so their difference is right.
