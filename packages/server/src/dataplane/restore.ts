@@ -89,7 +89,11 @@ async function readBackup(
   const rawBytes = entriesPerBatch * chunkSize;
   // Room for a read widened to block boundaries (readRangeDirect).
   const spanLimit = spanBytes - 2 * DIRECT_IO_ALIGNMENT;
-  const window = new Semaphore(ctx.pool.threads * 2);
+  // A batch keeps its place until its writes are done. With two per worker, batches whose chunks
+  // must be read and checked queued behind those served from `recent` (repetitive data) and the
+  // disk sat idle meanwhile (40-100 ms per 1 GiB restore). As many as a backup's window: the
+  // pooled buffers are shared.
+  const window = new Semaphore(ctx.pool.threads * 2 + 2);
   const buffers = ctx.buffers;
   const recent = new RecentChunks(RECENT_CHUNKS_BYTES, options.keepData);
   const inFlight = new InFlight();
