@@ -45,20 +45,8 @@ export function createFileStorageDriver(options: { dir: string }): StorageDriver
 
     async openForRestore({ volumeId, sizeBytes }) {
       const file = volumePath(volumeId);
-      // Mark the trackers first: if we die half-way, nobody trusts them for this volume again.
-      await invalidateTrackers(file);
-      await ownInode(file);
-      const fh = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
-      let direct: FileHandle | null = null;
-      try {
-        await fh.truncate(0);
-        await fh.truncate(sizeBytes);
-        direct = await openDirect(file);
-      } catch (error) {
-        await fh.close();
-        throw error;
-      }
-      return new FileVolumeWriter(fh, new DirectWriter(direct), file);
+      // Made ready while the data plane reads the first chunks (the writer's calls wait for it).
+      return new FileVolumeWriter(prepareRestoreTarget(file, sizeBytes), file);
     },
 
     async rollback({ volumeId, snapshotId }) {
@@ -141,36 +129,62 @@ class FileSnapshotReader implements SnapshotReader {
 /** Written bytes after which a background fdatasync starts (the disk works while we compute). */
 const WRITEBACK_BYTES = 64 * 1024 * 1024;
 
+/** Empties a volume's file for a restore and opens it, buffered and O_DIRECT. */
+async function prepareRestoreTarget(file: string, sizeBytes: number): Promise<RestoreHandles> {
+  // Mark the trackers first: if we die half-way, nobody trusts them for this volume again.
+  await invalidateTrackers(file);
+  await ownInode(file);
+  const fh = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+  try {
+    await fh.truncate(0);
+    await fh.truncate(sizeBytes);
+    return { fh, direct: new DirectWriter(await openDirect(file)) };
+  } catch (error) {
+    await fh.close();
+    throw error;
+  }
+}
+
+interface RestoreHandles {
+  fh: FileHandle;
+  direct: DirectWriter;
+}
+
 /**
  * Restore target. Aligned data (see direct-io.ts) goes through the O_DIRECT handle, the rest
  * through the buffered one: chunks are whole 4 KiB blocks, so the two never share a page (and the
  * kernel keeps them coherent if they did). The final fsync of the file covers both.
  */
 class FileVolumeWriter implements VolumeWriter {
+  /**
+   * Asked before the file is open: aligned data is also written right where O_DIRECT turns out to
+   * be refused (through the page cache, as the rest).
+   */
+  readonly prefersAlignedData = true;
   private closed = false;
   private unsynced = 0;
   private writeback: Promise<void> | null = null;
   constructor(
-    private readonly fh: FileHandle,
-    private readonly direct: DirectWriter,
+    private readonly handles: Promise<RestoreHandles>,
     private readonly file: string,
-  ) {}
-
-  get prefersAlignedData(): boolean {
-    return this.direct.usable;
+  ) {
+    // A failure to prepare is reported by the first call that needs the file, not as unhandled.
+    handles.catch(() => {});
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    if (await this.writeDirect(offset, [data])) return;
-    await writeAll(this.fh, data, offset);
-    this.wrote(data.length);
+    const { fh, direct } = await this.handles;
+    if (await writeDirect(direct, fh, offset, [data])) return;
+    await writeAll(fh, data, offset);
+    this.wrote(fh, data.length);
   }
 
   async writev(offset: number, data: Buffer[]): Promise<void> {
-    if (await this.writeDirect(offset, data)) return;
+    const { fh, direct } = await this.handles;
+    if (await writeDirect(direct, fh, offset, data)) return;
     let total = 0;
     for (const piece of data) total += piece.length;
-    const { bytesWritten } = await this.fh.writev(data, offset);
+    const { bytesWritten } = await fh.writev(data, offset);
     if (bytesWritten < total) {
       // Short write (rare): finish piece by piece.
       let skip = bytesWritten;
@@ -180,26 +194,20 @@ class FileVolumeWriter implements VolumeWriter {
           skip -= piece.length;
           continue;
         }
-        await writeAll(this.fh, piece.subarray(skip), at);
+        await writeAll(fh, piece.subarray(skip), at);
         at += piece.length - skip;
         skip = 0;
       }
     }
-    this.wrote(total);
+    this.wrote(fh, total);
   }
 
-  /** Writes `data` through O_DIRECT when all of it is aligned; false (nothing written) otherwise. */
-  private async writeDirect(offset: number, data: Buffer[]): Promise<boolean> {
-    if (offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return false;
-    return this.direct.write(data, offset, this.fh);
-  }
-
-  private wrote(bytes: number): void {
+  private wrote(fh: FileHandle, bytes: number): void {
     this.unsynced += bytes;
     if (this.unsynced >= WRITEBACK_BYTES && !this.writeback) {
       this.unsynced = 0;
       // Errors surface in finish(), whose own sync reports them again.
-      this.writeback = this.fh
+      this.writeback = fh
         .datasync()
         .catch(() => {})
         .finally(() => {
@@ -209,8 +217,9 @@ class FileVolumeWriter implements VolumeWriter {
   }
 
   async finish(): Promise<void> {
+    const { fh } = await this.handles;
     await this.writeback;
-    await this.fh.sync();
+    await fh.sync();
     await this.close();
     await invalidateTrackers(this.file);
   }
@@ -223,9 +232,17 @@ class FileVolumeWriter implements VolumeWriter {
   private async close() {
     if (this.closed) return;
     this.closed = true;
-    await this.direct.close();
-    await this.fh.close();
+    const handles = await this.handles.catch(() => null);
+    if (!handles) return;
+    await handles.direct.close();
+    await handles.fh.close();
   }
+}
+
+/** Writes `data` through O_DIRECT when all of it is aligned; false (nothing written) otherwise. */
+function writeDirect(direct: DirectWriter, fh: FileHandle, offset: number, data: Buffer[]): Promise<boolean> {
+  if (offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return Promise.resolve(false);
+  return direct.write(data, offset, fh);
 }
 
 /** Ranges holding data, by SEEK_DATA/SEEK_HOLE (a file system without them reports one extent). */

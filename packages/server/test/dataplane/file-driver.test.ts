@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileStorageDriver } from '../../src/dataplane/file-driver.js';
 import { randomData, sha256OfFile } from '../../src/dataplane/testing.js';
 import { createHarness, type Harness, KiB, MiB } from './support.js';
 
@@ -105,6 +107,24 @@ describe('the file storage driver', () => {
     expect(await sha256OfFile(h.lab.volumePath('v'))).toBe(
       createHash('sha256').update(expected).digest('hex'),
     );
+  });
+
+  it('prepares a restore target while the data plane starts: its writes wait, a failure is theirs', async () => {
+    // Written at once after openForRestore: lands in the emptied, resized file.
+    const writer = await h.driver.openForRestore({ volumeId: 'early', sizeBytes: 2 * MiB });
+    await writer.write(MiB, Buffer.alloc(4096, 7));
+    await writer.finish();
+    const volume = await readFile(h.lab.volumePath('early'));
+    expect(volume.length).toBe(2 * MiB);
+    expect(volume.subarray(MiB, MiB + 4096).equals(Buffer.alloc(4096, 7))).toBe(true);
+    expect(volume.subarray(0, MiB).equals(Buffer.alloc(MiB))).toBe(true);
+
+    // A directory that is not there: the first write and finish() say why; abort() still works.
+    const missing = createFileStorageDriver({ dir: join(h.lab.dir, 'no-such-dir') });
+    const failing = await missing.openForRestore({ volumeId: 'x', sizeBytes: MiB });
+    await expect(failing.write(0, Buffer.alloc(4096))).rejects.toThrow(/ENOENT/);
+    await expect(failing.finish()).rejects.toThrow(/ENOENT/);
+    await failing.abort();
   });
 
   it('rolls back to any snapshot, leaving newer snapshots intact', async () => {
