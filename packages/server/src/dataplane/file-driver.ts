@@ -240,8 +240,13 @@ class FileVolumeWriter implements VolumeWriter {
 }
 
 /** Writes `data` through O_DIRECT when all of it is aligned; false (nothing written) otherwise. */
-function writeDirect(direct: DirectWriter, fh: FileHandle, offset: number, data: Buffer[]): Promise<boolean> {
-  if (offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return Promise.resolve(false);
+async function writeDirect(
+  direct: DirectWriter,
+  fh: FileHandle,
+  offset: number,
+  data: Buffer[],
+): Promise<boolean> {
+  if (offset % DIRECT_IO_ALIGNMENT !== 0 || !data.every(isDirectIoReady)) return false;
   return direct.write(data, offset, fh);
 }
 

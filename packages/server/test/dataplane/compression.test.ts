@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { BLOB_RAW as RAW, BLOB_ZSTD as ZSTD } from '../../src/dataplane/pack.js';
 import { prng, randomData, textBytes } from '../../src/dataplane/testing.js';
 // @ts-expect-error: plain ESM JavaScript, run in the pool's worker threads (no types)
 import { compress, looksIncompressible } from '../../src/dataplane/worker.mjs';
-
-const KiB = 1024;
-const RAW = 0;
-const ZSTD = 1;
+import { KiB } from './support.js';
 
 describe('compression of new chunks (worker.mjs)', () => {
   const random = randomData(64 * KiB);
