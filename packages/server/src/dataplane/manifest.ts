@@ -340,12 +340,16 @@ export class ManifestCursor {
 
   /** Calls `fn` for every entry with index < `end`, consuming them. */
   async takeBefore(end: number, fn: (entry: ManifestEntry) => Promise<void> | undefined): Promise<void> {
+    // Awaits only to refill or when `fn` does: an await per entry cost more than the copy itself.
     while (await this.fill()) {
-      const entry = this.buffer[this.at]!;
-      if (entry.index >= end) return;
-      this.at++;
-      const pending = fn(entry);
-      if (pending) await pending;
+      const entries = this.buffer;
+      while (this.at < entries.length) {
+        const entry = entries[this.at]!;
+        if (entry.index >= end) return;
+        this.at++;
+        const pending = fn(entry);
+        if (pending) await pending;
+      }
     }
   }
 
