@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { Prisma } from '../src/generated/prisma/client.js';
 import { JobEngine, type JobHandler } from '../src/jobs/engine.js';
+import { LeaseLostError } from '../src/jobs/errors.js';
 import { createLogger } from '../src/observability/logger.js';
 
 // The engine starts a queued job as soon as nothing stands in its way, not at its next poll: the
@@ -93,6 +95,80 @@ describe('the job engine', () => {
     expect((await db.prisma.job.findUniqueOrThrow({ where: { id: first.id } })).status).toBe('running');
     gated.open(first.id);
     gated.open(second.id);
+  });
+
+  it('records a step with its state, keys and event at once, and nothing once the lease is lost', async () => {
+    const outcome: unknown[] = [];
+    const handler: JobHandler = {
+      kind: 'volume_backup_verify',
+      async run(ctx) {
+        await ctx.advance(
+          'tidy',
+          { a: 1 },
+          { keys: { exclusiveKeys: ['volume:k2'], sharedKeys: ['repository:r'] } },
+        );
+        // Another worker took the job over meanwhile (this one's lease expired).
+        await db.prisma.job.update({ where: { id: ctx.job.id }, data: { leaseOwner: 'another-worker' } });
+        outcome.push(await ctx.advance('later', { b: 2 }).catch((error: unknown) => error));
+      },
+      async fail() {},
+    };
+    const job = await enqueue(['volume:k1']);
+    startEngine(handler);
+    const error = await until('the second advance', () => outcome[0]);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    const row = await db.prisma.job.findUniqueOrThrow({
+      where: { id: job.id },
+      include: { events: { orderBy: { id: 'asc' } } },
+    });
+    expect(row).toMatchObject({
+      step: 'tidy',
+      state: { a: 1 },
+      exclusiveKeys: ['volume:k2'],
+      sharedKeys: ['repository:r'],
+      leaseOwner: 'another-worker',
+    });
+    expect(row.events.map((e) => [e.step, e.message, e.worker])).toEqual([
+      ['start', 'started', engine!.workerId],
+      ['tidy', 'step', engine!.workerId],
+    ]);
+  });
+
+  it('enqueueWith: a row and its job in one statement, and no job when the write touches no row', async () => {
+    const written = await JobEngine.enqueueWith<{ id: string; url: string }>(
+      db.prisma,
+      Prisma.sql`INSERT INTO "Repository" (id, url, "createdAt") VALUES (${'repo-ew'}, ${'file:///tmp/ew'}, ${new Date()})`,
+      {
+        kind: 'repository_gc',
+        projectId: 'p',
+        userId: 'u',
+        exclusiveKeys: ['repository:repo-ew'],
+        state: { why: 'test' },
+        maxAttempts: 3,
+      },
+    );
+    expect(written).toEqual([expect.objectContaining({ id: 'repo-ew', url: 'file:///tmp/ew' })]);
+    const jobs = await db.prisma.job.findMany({ where: { kind: 'repository_gc' } });
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        status: 'queued',
+        step: 'start',
+        projectId: 'p',
+        userId: 'u',
+        exclusiveKeys: ['repository:repo-ew'],
+        sharedKeys: [],
+        state: { why: 'test' },
+        attempts: 0,
+        maxAttempts: 3,
+      }),
+    ]);
+    const none = await JobEngine.enqueueWith(
+      db.prisma,
+      Prisma.sql`UPDATE "Repository" SET url = ${'file:///tmp/other'} WHERE id = ${'absent'}`,
+      { kind: 'repository_gc', projectId: 'p' },
+    );
+    expect(none).toEqual([]);
+    expect(await db.prisma.job.count({ where: { kind: 'repository_gc' } })).toBe(1);
   });
 
   it('never loses a wake-up: jobs enqueued one after another while it claims all start at once', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../db/client.js';
-import type { Job, JobKind, Prisma } from '../generated/prisma/client.js';
+import { type Job, type JobKind, Prisma } from '../generated/prisma/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isServiceFailure } from '../openstack/http.js';
@@ -101,6 +101,7 @@ export interface JobEngineOptions {
 // Every claim takes this transaction-level lock, so two workers never both decide that conflicting
 // jobs may run; claims are short, so serialising them costs nothing that matters.
 const CLAIM_LOCK = 728_374_001;
+const DEFAULT_MAX_ATTEMPTS = 5;
 
 /**
  * Runs persisted jobs (SPEC §7) on any number of processes sharing one PostgreSQL.
@@ -141,11 +142,35 @@ export class JobEngine {
         volumeBackupId: request.volumeBackupId,
         instanceSnapshotId: request.instanceSnapshotId,
         instanceBackupId: request.instanceBackupId,
-        maxAttempts: request.maxAttempts ?? 5,
+        maxAttempts: request.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
         ...(request.step ? { step: request.step } : {}),
         ...(request.runAfter ? { runAfter: request.runAfter } : {}),
       },
     });
+  }
+
+  /**
+   * `write` (one INSERT or UPDATE, without RETURNING) and, when it wrote a row, a queued job, in one
+   * statement: the resource and its job appear together, as with `enqueue` in a transaction, in one
+   * round trip instead of four (measured alone: 4.1–4.7 ms against 1.2 ms; in a backup request 7–13
+   * against 2–3 ms). Returns the rows written (`RETURNING *`); none means no job was created either.
+   */
+  static async enqueueWith<Row>(db: Db, write: Prisma.Sql, request: EnqueueRequest): Promise<Row[]> {
+    const now = new Date(); // the application's clock, as Prisma's own @default(now()) and @updatedAt
+    return db.$queryRaw<Row[]>`
+      WITH written AS (${write} RETURNING *),
+      job AS (
+        INSERT INTO "Job" (id, kind, "projectId", "userId", "exclusiveKeys", "sharedKeys", state,
+          "volumeBackupId", "instanceSnapshotId", "instanceBackupId", "maxAttempts", step, "runAfter",
+          "createdAt", "updatedAt")
+        SELECT ${randomUUID()}::uuid, ${request.kind}::"JobKind", ${request.projectId}, ${request.userId ?? null},
+          ${request.exclusiveKeys ?? []}::text[], ${request.sharedKeys ?? []}::text[],
+          ${JSON.stringify(request.state ?? {})}::jsonb, ${request.volumeBackupId ?? null}::uuid,
+          ${request.instanceSnapshotId ?? null}::uuid, ${request.instanceBackupId ?? null}::uuid,
+          ${request.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${request.step ?? 'start'}, ${request.runAfter ?? now},
+          ${now}, ${now}
+        FROM (SELECT 1 FROM written LIMIT 1) AS w)
+      SELECT * FROM written`;
   }
 
   start() {
@@ -387,15 +412,10 @@ export class JobEngine {
       async advance(next: string, patch: JobState = {}, options: { keys?: JobKeys } = {}) {
         if (signal.aborted) throw signal.reason;
         state = { ...state, ...patch };
-        const { count } = await engine.options.prisma.job.updateMany({
-          where: { id: job.id, leaseOwner: engine.workerId, status: 'running' },
-          data: { step: next, state: state as Prisma.InputJsonValue, ...options.keys },
-        });
-        if (count === 0) throw new LeaseLostError(job.id);
+        if ((await engine.recordStep(job, next, state, options.keys)) === 0) throw new LeaseLostError(job.id);
         step = next;
         // Jobs that waited for the keys given up may start now (other replicas: at their next poll).
         if (options.keys) engine.wake();
-        await engine.event(job, next, 'step');
         // A test may hold the job here (it stays running, its lease renewed) until it lets it go.
         await engine.options.observe?.({ job, step: next });
       },
@@ -441,6 +461,25 @@ export class JobEngine {
         attempts: { decrement: 1 },
       },
     });
+  }
+
+  /**
+   * The step, the state (and the keys, if given) and the step's event in one statement: a job
+   * advances several times per backup, and a second commit for the event cost ~1 ms each time.
+   * Fenced by the lease like every write of a job's progress; returns 0 when the lease is lost.
+   */
+  private recordStep(job: Job, step: string, state: JobState, keys: JobKeys | undefined): Promise<number> {
+    const now = new Date();
+    const setKeys = keys
+      ? Prisma.sql`, "exclusiveKeys" = ${keys.exclusiveKeys}::text[], "sharedKeys" = ${keys.sharedKeys}::text[]`
+      : Prisma.empty;
+    return this.options.prisma.$executeRaw`
+      WITH moved AS (
+        UPDATE "Job" SET step = ${step}, state = ${JSON.stringify(state)}::jsonb, "updatedAt" = ${now} ${setKeys}
+        WHERE id = ${job.id}::uuid AND "leaseOwner" = ${this.workerId} AND status = 'running'
+        RETURNING id)
+      INSERT INTO "JobEvent" ("jobId", worker, step, attempt, message, "createdAt")
+      SELECT id, ${this.workerId}, ${step}, ${job.attempts}, 'step', ${now} FROM moved`;
   }
 
   private async event(job: Job, step: string, message: string) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Caller, isAdmin } from '../../auth/caller.js';
 import type { Db } from '../../db/client.js';
-import type { Prisma, VolumeBackup, VolumeBackupStatus } from '../../generated/prisma/client.js';
+import { Prisma, type VolumeBackup, type VolumeBackupStatus } from '../../generated/prisma/client.js';
 import { JobEngine } from '../../jobs/engine.js';
 import type { Volume } from '../../openstack/cinder.js';
 import type { OpenStackCloud } from '../../openstack/cloud.js';
@@ -200,35 +200,28 @@ export class VolumeBackupService {
       if (!previous) throw badRequest('Invalid backup: No backups available to do an incremental backup.');
     }
     const id = randomUUID();
-    const backup = await this.deps.prisma.$transaction(async (tx) => {
-      const created = await tx.volumeBackup.create({
-        data: {
-          id,
-          projectId: caller.projectId,
-          userId: caller.userId,
-          name: args.name ?? null,
-          description: args.description ?? null,
-          volumeId: volume.id,
-          snapshotId: args.snapshot_id ?? null,
-          status: 'creating',
-          sizeGb: volume.size,
-          isIncremental: args.incremental !== false,
-          container: args.container ?? null,
-          repositoryId: repository.id,
-          availabilityZone: args.availability_zone ?? volume.availability_zone ?? null,
-          metadata: args.metadata ?? {},
-        },
-      });
-      await JobEngine.enqueue(tx, {
+    const now = new Date();
+    const [backup] = await JobEngine.enqueueWith<VolumeBackup>(
+      this.deps.prisma,
+      Prisma.sql`
+        INSERT INTO "VolumeBackup" (id, "projectId", "userId", name, description, "volumeId", "snapshotId",
+          status, "sizeGb", "isIncremental", container, "repositoryId", "availabilityZone", metadata,
+          "createdAt", "updatedAt")
+        VALUES (${id}::uuid, ${caller.projectId}, ${caller.userId}, ${args.name ?? null},
+          ${args.description ?? null}, ${volume.id}, ${args.snapshot_id ?? null}, 'creating', ${volume.size},
+          ${args.incremental !== false}, ${args.container ?? null}, ${repository.id},
+          ${args.availability_zone ?? volume.availability_zone ?? null}, ${JSON.stringify(args.metadata ?? {})}::jsonb,
+          ${now}, ${now})`,
+      {
         kind: 'volume_backup_create',
         projectId: caller.projectId,
         userId: caller.userId,
         volumeBackupId: id,
         ...backupKeys({ backupId: id, volumeId: volume.id, repositoryId: repository.id }),
         state: { incremental: args.incremental ?? null },
-      });
-      return created;
-    });
+      },
+    );
+    if (!backup) throw new Error(`backup ${id} was not created`);
     this.deps.wakeJobs();
     return { ...backup, hasDependentBackups: false };
   }
@@ -451,21 +444,21 @@ export class VolumeBackupService {
     volume: Volume,
     createdVolume: boolean,
   ) {
-    await this.deps.prisma.$transaction(async (tx) => {
-      const { count } = await tx.volumeBackup.updateMany({
-        where: { id: backup.id, status: { in: RESTORABLE } },
-        data: { status: 'restoring' },
-      });
-      if (count === 0) throw conflict(`Backup ${backup.id} is no longer available to restore from.`);
-      await JobEngine.enqueue(tx, {
+    const marked = await JobEngine.enqueueWith<{ id: string }>(
+      this.deps.prisma,
+      Prisma.sql`
+        UPDATE "VolumeBackup" SET status = 'restoring', "updatedAt" = ${new Date()}
+        WHERE id = ${backup.id}::uuid AND status = ANY(${RESTORABLE}::"VolumeBackupStatus"[])`,
+      {
         kind: 'volume_backup_restore',
         projectId: caller.projectId,
         userId: caller.userId,
         volumeBackupId: backup.id,
         ...restoreKeys({ backupId: backup.id, volumeId: volume.id, repositoryId: backup.repositoryId }),
         state: { volumeId: volume.id, createdVolume },
-      });
-    });
+      },
+    );
+    if (marked.length === 0) throw conflict(`Backup ${backup.id} is no longer available to restore from.`);
     this.deps.wakeJobs();
   }
 
