@@ -97,7 +97,7 @@ describe('the job engine', () => {
     gated.open(second.id);
   });
 
-  it('records a step with its state, keys and event at once, and nothing once the lease is lost', async () => {
+  it('records a step with its state, keys, progress and event at once, and nothing once the lease is lost', async () => {
     const outcome: unknown[] = [];
     const handler: JobHandler = {
       kind: 'volume_backup_verify',
@@ -105,7 +105,10 @@ describe('the job engine', () => {
         await ctx.advance(
           'tidy',
           { a: 1 },
-          { keys: { exclusiveKeys: ['volume:k2'], sharedKeys: ['repository:r'] } },
+          {
+            keys: { exclusiveKeys: ['volume:k2'], sharedKeys: ['repository:r'] },
+            progress: { done: 5, total: 10 },
+          },
         );
         // Another worker took the job over meanwhile (this one's lease expired).
         await db.prisma.job.update({ where: { id: ctx.job.id }, data: { leaseOwner: 'another-worker' } });
@@ -126,6 +129,8 @@ describe('the job engine', () => {
       state: { a: 1 },
       exclusiveKeys: ['volume:k2'],
       sharedKeys: ['repository:r'],
+      progressDone: 5n,
+      progressTotal: 10n,
       leaseOwner: 'another-worker',
     });
     expect(row.events.map((e) => [e.step, e.message, e.worker])).toEqual([

@@ -29,11 +29,17 @@ export interface JobContext<S extends JobState = JobState> {
   /**
    * Records that `step` is next, with what the finished steps produced. Fenced by the lease. With
    * `keys`, the job holds only these resource keys from now on (only ever fewer): a job whose
-   * remaining steps are housekeeping lets conflicting jobs start while it finishes.
+   * remaining steps are housekeeping lets conflicting jobs start while it finishes. With `progress`,
+   * the finished step's bytes done of total are recorded with it (not throttled).
    */
-  advance(step: string, patch?: Partial<S>, options?: { keys?: JobKeys }): Promise<void>;
+  advance(step: string, patch?: Partial<S>, options?: AdvanceOptions): Promise<void>;
   /** Records bytes done of total (throttled). */
   progress(done: number, total: number): Promise<void>;
+}
+
+export interface AdvanceOptions {
+  keys?: JobKeys;
+  progress?: { done: number; total: number };
 }
 
 export interface JobKeys {
@@ -245,15 +251,26 @@ export class JobEngine {
           LIMIT 1
           FOR UPDATE SKIP LOCKED
         )
-        UPDATE "Job" SET
-          status = 'running',
-          "leaseOwner" = ${this.workerId},
-          "leaseExpiresAt" = now() + make_interval(secs => ${leaseSeconds}),
-          attempts = attempts + 1,
-          "startedAt" = coalesce("startedAt", now()),
-          "updatedAt" = now()
-        FROM candidate WHERE "Job".id = candidate.id
-        RETURNING "Job".*`;
+        , claimed AS (
+          UPDATE "Job" SET
+            status = 'running',
+            "leaseOwner" = ${this.workerId},
+            "leaseExpiresAt" = now() + make_interval(secs => ${leaseSeconds}),
+            attempts = attempts + 1,
+            "startedAt" = coalesce("startedAt", now()),
+            "updatedAt" = now()
+          FROM candidate WHERE "Job".id = candidate.id
+          RETURNING "Job".*
+        )
+        -- Its run's first event, in the same commit. A job handed back at shutdown does not count the
+        -- attempt, but it does resume where it was; one past its attempts only fails (runJob).
+        , started AS (
+          INSERT INTO "JobEvent" ("jobId", worker, step, attempt, message, "createdAt")
+          SELECT id, ${this.workerId}, step, attempts,
+            CASE WHEN attempts > 1 OR step <> 'start' THEN 'resumed' ELSE 'started' END, ${new Date()}
+          FROM claimed WHERE attempts <= "maxAttempts"
+        )
+        SELECT * FROM claimed`;
       return rows[0];
     });
   }
@@ -298,8 +315,6 @@ export class JobEngine {
         );
         return;
       }
-      // A job handed back at shutdown does not count the attempt, but it does resume where it was.
-      await this.event(job, job.step, job.attempts > 1 || job.step !== 'start' ? 'resumed' : 'started');
       this.options.observe?.({ job, step: job.step });
       await handler.run(ctx);
       await this.finish(job.id, 'succeeded', null);
@@ -409,10 +424,10 @@ export class JobEngine {
       get state() {
         return state;
       },
-      async advance(next: string, patch: JobState = {}, options: { keys?: JobKeys } = {}) {
+      async advance(next: string, patch: JobState = {}, options: AdvanceOptions = {}) {
         if (signal.aborted) throw signal.reason;
         state = { ...state, ...patch };
-        if ((await engine.recordStep(job, next, state, options.keys)) === 0) throw new LeaseLostError(job.id);
+        if ((await engine.recordStep(job, next, state, options)) === 0) throw new LeaseLostError(job.id);
         step = next;
         // Jobs that waited for the keys given up may start now (other replicas: at their next poll).
         if (options.keys) engine.wake();
@@ -464,18 +479,27 @@ export class JobEngine {
   }
 
   /**
-   * The step, the state (and the keys, if given) and the step's event in one statement: a job
-   * advances several times per backup, and a second commit for the event cost ~1 ms each time.
-   * Fenced by the lease like every write of a job's progress; returns 0 when the lease is lost.
+   * The step, the state (the keys and the progress, if given) and the step's event in one statement:
+   * a job advances several times per backup, and each further commit cost ~1 ms. Fenced by the lease
+   * like every write of a job's progress; returns 0 when the lease is lost.
    */
-  private recordStep(job: Job, step: string, state: JobState, keys: JobKeys | undefined): Promise<number> {
+  private recordStep(
+    job: Job,
+    step: string,
+    state: JobState,
+    { keys, progress }: AdvanceOptions,
+  ): Promise<number> {
     const now = new Date();
     const setKeys = keys
       ? Prisma.sql`, "exclusiveKeys" = ${keys.exclusiveKeys}::text[], "sharedKeys" = ${keys.sharedKeys}::text[]`
       : Prisma.empty;
+    const setProgress = progress
+      ? Prisma.sql`, "progressDone" = ${Math.floor(progress.done)}, "progressTotal" = ${Math.floor(progress.total)}`
+      : Prisma.empty;
     return this.options.prisma.$executeRaw`
       WITH moved AS (
-        UPDATE "Job" SET step = ${step}, state = ${JSON.stringify(state)}::jsonb, "updatedAt" = ${now} ${setKeys}
+        UPDATE "Job" SET step = ${step}, state = ${JSON.stringify(state)}::jsonb, "updatedAt" = ${now}
+          ${setKeys} ${setProgress}
         WHERE id = ${job.id}::uuid AND "leaseOwner" = ${this.workerId} AND status = 'running'
         RETURNING id)
       INSERT INTO "JobEvent" ("jobId", worker, step, attempt, message, "createdAt")

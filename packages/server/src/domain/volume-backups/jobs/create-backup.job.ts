@@ -135,8 +135,11 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             dataTimestamp: new Date(state.dataTimestamp ?? Date.now()),
           },
         });
-        await ctx.progress(result.sizeBytes, result.sizeBytes);
-        await ctx.advance('cleanup', { readBytes: result.readBytes });
+        await ctx.advance(
+          'cleanup',
+          { readBytes: result.readBytes },
+          { progress: { done: result.sizeBytes, total: result.sizeBytes } },
+        );
       }
 
       if (ctx.step === 'cleanup') {
