@@ -107,7 +107,19 @@ export interface JobEngineOptions {
 // Every claim takes this transaction-level lock, so two workers never both decide that conflicting
 // jobs may run; claims are short, so serialising them costs nothing that matters.
 const CLAIM_LOCK = 728_374_001;
-const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** A new job's row, for `enqueue` and `enqueueWith`. */
+const JOB_COLUMNS = Prisma.sql`(id, kind, "projectId", "userId", "exclusiveKeys", "sharedKeys", state,
+  "volumeBackupId", "instanceSnapshotId", "instanceBackupId", "maxAttempts", step, "runAfter", "createdAt", "updatedAt")`;
+
+function jobValues(request: EnqueueRequest): Prisma.Sql {
+  const now = new Date(); // the application's clock, as Prisma's own @default(now()) and @updatedAt
+  return Prisma.sql`${randomUUID()}::uuid, ${request.kind}::"JobKind", ${request.projectId}, ${request.userId ?? null},
+    ${request.exclusiveKeys ?? []}::text[], ${request.sharedKeys ?? []}::text[],
+    ${JSON.stringify(request.state ?? {})}::jsonb, ${request.volumeBackupId ?? null}::uuid,
+    ${request.instanceSnapshotId ?? null}::uuid, ${request.instanceBackupId ?? null}::uuid,
+    ${request.maxAttempts ?? 5}, ${request.step ?? 'start'}, ${request.runAfter ?? now}, ${now}, ${now}`;
+}
 
 /**
  * Runs persisted jobs (SPEC §7) on any number of processes sharing one PostgreSQL.
@@ -136,23 +148,9 @@ export class JobEngine {
 
   /** Creates a queued job (inside the caller's transaction, so the resource and its job appear together). */
   static async enqueue(tx: Prisma.TransactionClient, request: EnqueueRequest): Promise<Job> {
-    return tx.job.create({
-      data: {
-        id: randomUUID(),
-        kind: request.kind,
-        projectId: request.projectId,
-        userId: request.userId,
-        exclusiveKeys: request.exclusiveKeys ?? [],
-        sharedKeys: request.sharedKeys ?? [],
-        state: (request.state ?? {}) as Prisma.InputJsonValue,
-        volumeBackupId: request.volumeBackupId,
-        instanceSnapshotId: request.instanceSnapshotId,
-        instanceBackupId: request.instanceBackupId,
-        maxAttempts: request.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        ...(request.step ? { step: request.step } : {}),
-        ...(request.runAfter ? { runAfter: request.runAfter } : {}),
-      },
-    });
+    const [job] = await tx.$queryRaw<Job[]>`
+      INSERT INTO "Job" ${JOB_COLUMNS} VALUES (${jobValues(request)}) RETURNING *`;
+    return job!;
   }
 
   /**
@@ -162,20 +160,11 @@ export class JobEngine {
    * against 2–3 ms). Returns the rows written (`RETURNING *`); none means no job was created either.
    */
   static async enqueueWith<Row>(db: Db, write: Prisma.Sql, request: EnqueueRequest): Promise<Row[]> {
-    const now = new Date(); // the application's clock, as Prisma's own @default(now()) and @updatedAt
     return db.$queryRaw<Row[]>`
       WITH written AS (${write} RETURNING *),
       job AS (
-        INSERT INTO "Job" (id, kind, "projectId", "userId", "exclusiveKeys", "sharedKeys", state,
-          "volumeBackupId", "instanceSnapshotId", "instanceBackupId", "maxAttempts", step, "runAfter",
-          "createdAt", "updatedAt")
-        SELECT ${randomUUID()}::uuid, ${request.kind}::"JobKind", ${request.projectId}, ${request.userId ?? null},
-          ${request.exclusiveKeys ?? []}::text[], ${request.sharedKeys ?? []}::text[],
-          ${JSON.stringify(request.state ?? {})}::jsonb, ${request.volumeBackupId ?? null}::uuid,
-          ${request.instanceSnapshotId ?? null}::uuid, ${request.instanceBackupId ?? null}::uuid,
-          ${request.maxAttempts ?? DEFAULT_MAX_ATTEMPTS}, ${request.step ?? 'start'}, ${request.runAfter ?? now},
-          ${now}, ${now}
-        FROM (SELECT 1 FROM written LIMIT 1) AS w)
+        INSERT INTO "Job" ${JOB_COLUMNS}
+        SELECT ${jobValues(request)} FROM (SELECT 1 FROM written LIMIT 1) AS w)
       SELECT * FROM written`;
   }
 
