@@ -108,6 +108,9 @@ export interface JobEngineOptions {
 // jobs may run; claims are short, so serialising them costs nothing that matters.
 const CLAIM_LOCK = 728_374_001;
 
+/** A step's event, as the claim and `recordStep` write it in their statements. */
+const EVENT_COLUMNS = Prisma.sql`("jobId", worker, step, attempt, message, "createdAt")`;
+
 /** A new job's row, for `enqueue` and `enqueueWith`. */
 const JOB_COLUMNS = Prisma.sql`(id, kind, "projectId", "userId", "exclusiveKeys", "sharedKeys", state,
   "volumeBackupId", "instanceSnapshotId", "instanceBackupId", "maxAttempts", step, "runAfter", "createdAt", "updatedAt")`;
@@ -254,7 +257,7 @@ export class JobEngine {
         -- Its run's first event, in the same commit. A job handed back at shutdown does not count the
         -- attempt, but it does resume where it was; one past its attempts only fails (runJob).
         , started AS (
-          INSERT INTO "JobEvent" ("jobId", worker, step, attempt, message, "createdAt")
+          INSERT INTO "JobEvent" ${EVENT_COLUMNS}
           SELECT id, ${this.workerId}, step, attempts,
             CASE WHEN attempts > 1 OR step <> 'start' THEN 'resumed' ELSE 'started' END, ${new Date()}
           FROM claimed WHERE attempts <= "maxAttempts"
@@ -491,7 +494,7 @@ export class JobEngine {
           ${setKeys} ${setProgress}
         WHERE id = ${job.id}::uuid AND "leaseOwner" = ${this.workerId} AND status = 'running'
         RETURNING id)
-      INSERT INTO "JobEvent" ("jobId", worker, step, attempt, message, "createdAt")
+      INSERT INTO "JobEvent" ${EVENT_COLUMNS}
       SELECT id, ${this.workerId}, ${step}, ${job.attempts}, 'step', ${now} FROM moved`;
   }
 
