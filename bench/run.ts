@@ -340,7 +340,7 @@ async function jobEvents(databaseUrl: string, backupId: string, kind: string) {
 
 /**
  * Where a backup's time went, from its job's steps: waiting for Cinder to make the point-in-time
- * snapshot (start → read) and to accept its deletion (cleanup → finish; as in Cinder's own backups,
+ * snapshot (start → read) and to accept its deletion (cleanup → drop-snapshot; as in Cinder's own backups,
  * the deletion itself is waited for after the backup is available), and reading the data into the
  * repository (read → cleanup). The simulator, like Cinder, takes its time for snapshots (200 ms
  * transitions); restic and borg read a file and wait for nothing.
@@ -350,8 +350,10 @@ async function backupStepSeconds(databaseUrl: string, backupId: string) {
   const at = (step: string) => events.find((e) => e.step === step)?.at;
   const between = (from: number | undefined, to: number | undefined) =>
     from !== undefined && to !== undefined ? (to - from) / 1000 : 0;
-  const [start, read, cleanup, finish] = [events[0]?.at, at('read'), at('cleanup'), at('finish')];
-  return { cinder: between(start, read) + between(cleanup, finish), read: between(read, cleanup) };
+  const [start, read, cleanup] = [events[0]?.at, at('read'), at('cleanup')];
+  // The step after cleanup: drop-snapshot, recorded with the backup's becoming available.
+  const available = at('drop-snapshot') ?? at('finish');
+  return { cinder: between(start, read) + between(cleanup, available), read: between(read, cleanup) };
 }
 
 /**

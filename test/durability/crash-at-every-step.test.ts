@@ -67,7 +67,7 @@ async function restoredSha(replica: Replica, backupId: string) {
 }
 
 describe('kill -9 during a backup', () => {
-  it.each(['start', 'snapshot', 'read', 'read@0.5', 'cleanup', 'finish', 'drop-snapshot'])(
+  it.each(['start', 'snapshot', 'read', 'read@0.5', 'cleanup', 'drop-snapshot'])(
     'at %s: the backup completes after a restart',
     async (step) => {
       const volume = await volumeWithData();

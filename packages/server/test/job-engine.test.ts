@@ -97,8 +97,11 @@ describe('the job engine', () => {
     gated.open(second.id);
   });
 
-  it('records a step with its state, keys, progress and event at once, and nothing once the lease is lost', async () => {
+  it('records a step with its state, keys, progress, write alongside and event at once, and nothing once the lease is lost', async () => {
     const outcome: unknown[] = [];
+    await db.prisma.repository.create({ data: { id: 'repo-al', url: 'file:///tmp/al-0' } });
+    const setUrl = (url: string) => (leaseHeld: Prisma.Sql) =>
+      Prisma.sql`UPDATE "Repository" SET url = ${url} WHERE id = ${'repo-al'} AND ${leaseHeld}`;
     const handler: JobHandler = {
       kind: 'volume_backup_verify',
       async run(ctx) {
@@ -108,11 +111,16 @@ describe('the job engine', () => {
           {
             keys: { exclusiveKeys: ['volume:k2'], sharedKeys: ['repository:r'] },
             progress: { done: 5, total: 10 },
+            alongside: setUrl('file:///tmp/al-1'),
           },
         );
         // Another worker took the job over meanwhile (this one's lease expired).
         await db.prisma.job.update({ where: { id: ctx.job.id }, data: { leaseOwner: 'another-worker' } });
-        outcome.push(await ctx.advance('later', { b: 2 }).catch((error: unknown) => error));
+        outcome.push(
+          await ctx
+            .advance('later', { b: 2 }, { alongside: setUrl('file:///tmp/al-2') })
+            .catch((error: unknown) => error),
+        );
       },
       async fail() {},
     };
@@ -137,6 +145,10 @@ describe('the job engine', () => {
       ['start', 'started', engine!.workerId],
       ['tidy', 'step', engine!.workerId],
     ]);
+    // Written with the first step, not by the advance that found the lease gone.
+    expect((await db.prisma.repository.findUniqueOrThrow({ where: { id: 'repo-al' } })).url).toBe(
+      'file:///tmp/al-1',
+    );
   });
 
   it('enqueueWith: a row and its job in one statement, and no job when the write touches no row', async () => {

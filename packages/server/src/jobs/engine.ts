@@ -40,6 +40,11 @@ export interface JobContext<S extends JobState = JobState> {
 export interface AdvanceOptions {
   keys?: JobKeys;
   progress?: { done: number; total: number };
+  /**
+   * A write of the job's own resource made in the step's statement (one commit, not two), and only
+   * while this worker holds the lease: an UPDATE whose WHERE includes `leaseHeld`, without RETURNING.
+   */
+  alongside?: (leaseHeld: Prisma.Sql) => Prisma.Sql;
 }
 
 export interface JobKeys {
@@ -471,15 +476,15 @@ export class JobEngine {
   }
 
   /**
-   * The step, the state (the keys and the progress, if given) and the step's event in one statement:
-   * a job advances several times per backup, and each further commit cost ~1 ms. Fenced by the lease
-   * like every write of a job's progress; returns 0 when the lease is lost.
+   * The step, the state (the keys, the progress and a write alongside, if given) and the step's event
+   * in one statement: a job advances several times per backup, and each further commit cost ~1 ms.
+   * Fenced by the lease like every write of a job's progress; returns 0 when the lease is lost.
    */
   private recordStep(
     job: Job,
     step: string,
     state: JobState,
-    { keys, progress }: AdvanceOptions,
+    { keys, progress, alongside }: AdvanceOptions,
   ): Promise<number> {
     const now = new Date();
     const setKeys = keys
@@ -494,6 +499,7 @@ export class JobEngine {
           ${setKeys} ${setProgress}
         WHERE id = ${job.id}::uuid AND "leaseOwner" = ${this.workerId} AND status = 'running'
         RETURNING id)
+      ${alongside ? Prisma.sql`, alongside AS (${alongside(Prisma.sql`EXISTS (SELECT 1 FROM moved)`)})` : Prisma.empty}
       INSERT INTO "JobEvent" ${EVENT_COLUMNS}
       SELECT id, ${this.workerId}, ${step}, ${job.attempts}, 'step', ${now} FROM moved`;
   }

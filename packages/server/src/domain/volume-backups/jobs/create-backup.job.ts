@@ -1,4 +1,4 @@
-import type { VolumeBackup } from '../../../generated/prisma/client.js';
+import { Prisma, type VolumeBackup } from '../../../generated/prisma/client.js';
 import { defineJob, type JobContext, type JobHandler } from '../../../jobs/engine.js';
 import { JobFailedError } from '../../../jobs/errors.js';
 import { backupRecordOf } from '../../recovery.js';
@@ -27,7 +27,8 @@ type CreateState = {
  * Backs up a volume: a point-in-time Cinder snapshot (the caller's, or a temporary one of the
  * service's, forced for in-use volumes), its data read by the storage driver into the repository —
  * only changed extents when a previous backup's snapshot is known to the driver — then the temporary
- * snapshot removed. Steps: start → snapshot → read → cleanup → finish → drop-snapshot.
+ * snapshot removed. Steps: start → snapshot → read → cleanup → drop-snapshot (a job of an earlier
+ * version may still resume at finish, the work that now ends cleanup).
  *
  * As Cinder's own backup manager does, the backup is available as soon as its data is in the
  * repository and the temporary snapshot's deletion has been asked for; the job then waits for Cinder
@@ -123,22 +124,19 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
         } finally {
           await source.close();
         }
-        await deps.prisma.volumeBackup.update({
-          where: { id: backup.id },
-          data: {
-            parentId: parent?.id ?? null,
-            isIncremental: parent !== null,
-            objectCount: result.chunkCount,
-            storedBytes: BigInt(result.storedBytes),
-            logicalBytes: BigInt(result.logicalBytes),
-            dataSnapshotId: snapshotId,
-            dataTimestamp: new Date(state.dataTimestamp ?? Date.now()),
-          },
-        });
+        const dataTimestamp = new Date(state.dataTimestamp ?? Date.now());
         await ctx.advance(
           'cleanup',
           { readBytes: result.readBytes },
-          { progress: { done: result.sizeBytes, total: result.sizeBytes } },
+          {
+            progress: { done: result.sizeBytes, total: result.sizeBytes },
+            alongside: (leaseHeld) => Prisma.sql`
+              UPDATE "VolumeBackup" SET "parentId" = ${parent?.id ?? null}::uuid,
+                "isIncremental" = ${parent !== null}, "objectCount" = ${result.chunkCount},
+                "storedBytes" = ${BigInt(result.storedBytes)}, "logicalBytes" = ${BigInt(result.logicalBytes)},
+                "dataSnapshotId" = ${snapshotId}, "dataTimestamp" = ${dataTimestamp}, "updatedAt" = ${new Date()}
+              WHERE id = ${backup.id}::uuid AND ${leaseHeld}`,
+          },
         );
       }
 
@@ -152,7 +150,9 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
           });
           await requestSnapshotDeletion(deps, state.snapshotId);
         }
-        await ctx.advance('finish');
+        // On to finish's work at once: its step is recorded only by a job that resumes there.
+        await finish(deps, ctx, backup);
+        return;
       }
       await tidyUp(deps, ctx, backup);
     },
@@ -189,20 +189,31 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
 
 /** finish: the backup becomes available; drop-snapshot: Cinder removes the temporary snapshot. */
 async function tidyUp(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
-  if (ctx.step === 'finish') {
-    if (backup?.status === 'creating' || backup?.status === 'available') {
-      // The next incremental builds on this backup: the older ones' points in time can go.
-      await releaseOlderBackupPoints(deps, ctx.log, backup);
-      await deps.prisma.volumeBackup.updateMany({
-        where: { id: backup.id, status: 'creating' },
-        data: { status: 'available', progress: 100, failReason: null },
-      });
-    }
-    if (!ctx.state.temporarySnapshot) return;
-    await ctx.advance('drop-snapshot', {}, { keys: housekeepingKeys });
-  }
+  if (ctx.step === 'finish') await finish(deps, ctx, backup);
   if (ctx.step === 'drop-snapshot' && ctx.state.snapshotId) {
     await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal);
+  }
+}
+
+/**
+ * The backup becomes available, in the same statement as the job's move to drop-snapshot (which
+ * gives up the volume's keys); without a temporary snapshot the job ends here.
+ */
+async function finish(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
+  const available = backup?.status === 'creating' || backup?.status === 'available';
+  // The next incremental builds on this backup: the older ones' points in time can go.
+  if (available) await releaseOlderBackupPoints(deps, ctx.log, backup);
+  const becomeAvailable = (leaseHeld: Prisma.Sql) => Prisma.sql`
+    UPDATE "VolumeBackup" SET status = 'available', progress = 100, "failReason" = NULL, "updatedAt" = ${new Date()}
+    WHERE id = ${backup?.id ?? null}::uuid AND status = 'creating' AND ${leaseHeld}`;
+  if (ctx.state.temporarySnapshot) {
+    await ctx.advance(
+      'drop-snapshot',
+      {},
+      { keys: housekeepingKeys, alongside: available ? becomeAvailable : undefined },
+    );
+  } else if (available) {
+    await deps.prisma.$executeRaw(becomeAvailable(Prisma.sql`TRUE`));
   }
 }
 

@@ -1,5 +1,6 @@
 import { JobFailedError } from '../../../jobs/errors.js';
 import type { Snapshot } from '../../../openstack/cinder.js';
+import { OpenStackHttpError } from '../../../openstack/http.js';
 import { waitUntil } from '../../wait.js';
 import type { VolumeBackupJobDeps } from './deps.js';
 
@@ -71,6 +72,14 @@ export async function deleteServiceSnapshot(
 /** Asks Cinder to delete a snapshot the service made (again, if it is stuck), without waiting. */
 export async function requestSnapshotDeletion(deps: VolumeBackupJobDeps, snapshotId: string) {
   await deps.cloud.asServiceOnCinder(async (auth) => {
+    // Usually available (a backup has just read it): one call. Cinder refuses (400) any other status
+    // but error, and a missing snapshot is gone already (404, accepted).
+    try {
+      await deps.cloud.cinder.deleteSnapshot(auth, snapshotId);
+      return;
+    } catch (error) {
+      if (!(error instanceof OpenStackHttpError && error.status === 400)) throw error;
+    }
     const snapshot = await deps.cloud.cinder.getSnapshot(auth, snapshotId);
     if (!snapshot) return;
     if (
