@@ -66,9 +66,19 @@ describe('waitUntil aimed at the usual end of a transition', () => {
   /** Cinder's format: UTC without a zone, microseconds. */
   const cinderTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
 
-  /** A resource created now that is ready `durationMs` later; where and how often it was asked. */
-  async function waitFor(kind: string, durationMs: number, options: { begun?: boolean } = {}) {
-    const createdAt = Date.now();
+  /**
+   * A resource created now that is ready `durationMs` later; where and how often it was asked. With
+   * `callMs`, its create call takes that long, and the cloud stamps `created_at` 2 ms after it came in.
+   */
+  async function waitFor(
+    kind: string,
+    durationMs: number,
+    options: { begun?: boolean; callMs?: number } = {},
+  ) {
+    const sentAt = Date.now();
+    const createdAt = sentAt + (options.callMs ? 2 : 0);
+    if (options.callMs) await sleep(options.callMs);
+    const begun = { after: sentAt, by: Date.now() };
     const checks: number[] = [];
     await waitUntil(
       `a ${durationMs} ms transition`,
@@ -79,7 +89,7 @@ describe('waitUntil aimed at the usual end of a transition', () => {
       },
       {
         intervalMs: 400,
-        transition: { kind, begunAt: options.begun === false ? undefined : createdAt, timestamps: (r) => r },
+        transition: { kind, begun: options.begun === false ? undefined : begun, timestamps: (r) => r },
       },
     );
     return { checks, elapsed: Date.now() - createdAt };
@@ -117,5 +127,16 @@ describe('waitUntil aimed at the usual end of a transition', () => {
     const snapshot = await waitFor('snapshot create', 100);
     expect(snapshot.checks).toHaveLength(2);
     expect(snapshot.elapsed).toBeLessThan(250);
+  });
+
+  it('aims first at the earliest end its create call allows (sent + typical), then at the latest (answered + typical)', async () => {
+    transitionTimes.forget();
+    await waitFor('snapshot create', 150);
+    // The call took 40 ms and the transition began 2 ms into it: ready at ~152 ms by `created_at`.
+    // Found by the aim at sent + 153 ms; the one at answered + 153 ms (~191 ms) is not needed.
+    const slowCall = await waitFor('snapshot create', 150, { callMs: 40 });
+    expect(slowCall.checks).toHaveLength(2);
+    expect(slowCall.checks[1]).toBeGreaterThanOrEqual(150);
+    expect(slowCall.elapsed).toBeLessThan(180);
   });
 });

@@ -298,7 +298,7 @@ export class VolumeBackupService {
     assertRestorable(backup);
     const cinder = this.deps.cloud.cinderAuthFor(caller);
     let volume: Volume;
-    let createdAt: number | undefined;
+    let begun: { after: number; by: number } | undefined;
     if (args.volume_id) {
       const existing = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
       if (!existing) throw notFound(`Volume ${args.volume_id} could not be found.`);
@@ -314,15 +314,16 @@ export class VolumeBackupService {
       }
       volume = existing;
     } else {
+      const after = Date.now();
       volume = await this.deps.cloud.cinder.createVolume(cinder, {
         size: backup.sizeGb,
         name: args.name ?? `restore_backup_${backup.id}`,
         description: `auto-created volume for restore of backup ${backup.id}`,
         availability_zone: backup.availabilityZone,
       });
-      createdAt = Date.now();
+      begun = { after, by: Date.now() };
     }
-    await this.holdForRestore(volume.id, backup, createdAt);
+    await this.holdForRestore(volume.id, backup, begun);
     await this.enqueueRestore(caller, backup, volume, !args.volume_id);
     return { backup_id: backup.id, volume_id: volume.id, volume_name: volume.name ?? null };
   }
@@ -338,6 +339,7 @@ export class VolumeBackupService {
         `Invalid input received: volume size ${size} GiB is smaller than the backup's ${backup.sizeGb} GiB.`,
       );
     }
+    const after = Date.now();
     const volume = await this.deps.cloud.cinder.createVolume(this.deps.cloud.cinderAuthFor(caller), {
       size,
       name: args.name ?? null,
@@ -346,7 +348,7 @@ export class VolumeBackupService {
       availability_zone: args.availability_zone ?? null,
       metadata: args.metadata ?? {},
     });
-    const held = await this.holdForRestore(volume.id, backup, Date.now());
+    const held = await this.holdForRestore(volume.id, backup, { after, by: Date.now() });
     await this.enqueueRestore(caller, backup, volume, true);
     return held ?? volume;
   }
@@ -388,12 +390,12 @@ export class VolumeBackupService {
    * Marks the target `restoring-backup` before the caller learns its id, so that it never looks
    * usable while the backup is being written: a new volume is first waited out of `creating`
    * (briefly; if Cinder is slower, the restore job marks it). Returns the volume as it is then.
-   * `createdAt`: our clock when Cinder answered the call creating it, if this request made it.
+   * `begun`: when Cinder began creating it (see `Transition`), if this request made the call.
    */
   private async holdForRestore(
     volumeId: string,
     backup: VolumeBackup,
-    createdAt?: number,
+    begun?: { after: number; by: number },
   ): Promise<Volume | undefined> {
     const { cloud } = this.deps;
     const deadline = Date.now() + this.deps.holdTimeoutMs;
@@ -415,7 +417,7 @@ export class VolumeBackupService {
           meanwhile: (signal) => this.deps.repositories.warmRestore(backup, signal),
           transition: {
             kind: 'cinder volume create',
-            begunAt: createdAt,
+            begun,
             // The volume as it was seen available (its status since then is ours).
             timestamps: (held) => (held.volume?.status === 'restoring-backup' ? held.volume : undefined),
           },

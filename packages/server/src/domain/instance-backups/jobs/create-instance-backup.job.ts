@@ -37,7 +37,7 @@ export function createInstanceBackupJob(deps: InstanceJobDeps): JobHandler {
         const [snapshots, imageId] = await Promise.all([
           Promise.all(
             entries.map(async (entry) => {
-              const snapshot = await findOrCreateServiceSnapshot(
+              const { snapshot } = await findOrCreateServiceSnapshot(
                 deps,
                 entry.volume_id,
                 temporarySnapshotName(entry.backup_id),

@@ -44,19 +44,19 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       if (ctx.step === 'finish' || ctx.step === 'drop-snapshot') return tidyUp(deps, ctx, backup);
       if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
       let state = ctx.state;
-      let snapshotBegunAt: number | undefined;
+      let snapshotBegun: { after: number; by: number } | undefined;
 
       if (ctx.step === 'start') {
         if (backup.snapshotId) {
           await ctx.advance('snapshot', { snapshotId: backup.snapshotId, temporarySnapshot: false });
         } else {
-          const snapshot = await findOrCreateServiceSnapshot(
+          const { snapshot, begun } = await findOrCreateServiceSnapshot(
             deps,
             backup.volumeId,
             temporarySnapshotName(backup.id),
             `temporary snapshot for backup ${backup.id}`,
           );
-          snapshotBegunAt = Date.now();
+          snapshotBegun = begun;
           await ctx.advance('snapshot', { snapshotId: snapshot.id, temporarySnapshot: true });
         }
         state = ctx.state;
@@ -67,7 +67,7 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
           deps,
           required(state.snapshotId),
           ctx.signal,
-          snapshotBegunAt,
+          snapshotBegun,
         );
         await ctx.advance('read', { dataTimestamp: snapshot.created_at ?? new Date().toISOString() });
         state = ctx.state;

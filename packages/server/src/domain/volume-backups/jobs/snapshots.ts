@@ -7,38 +7,41 @@ import type { VolumeBackupJobDeps } from './deps.js';
 /**
  * A point-in-time Cinder snapshot owned by the service, found by its unique name or created (force:
  * the volume may be in use). Find-before-create makes a retried step never make a second snapshot.
+ * `begun`: when its creation began (our clock, see `Transition`), if this call created it.
  */
 export async function findOrCreateServiceSnapshot(
   deps: VolumeBackupJobDeps,
   volumeId: string,
   name: string,
   description: string,
-): Promise<Snapshot> {
+): Promise<{ snapshot: Snapshot; begun?: { after: number; by: number } }> {
   return deps.cloud.asServiceOnCinder(async (auth) => {
     const [existing] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
-    if (existing) return existing;
+    if (existing) return { snapshot: existing };
     try {
-      return await deps.cloud.cinder.createSnapshot(auth, {
+      const after = Date.now();
+      const snapshot = await deps.cloud.cinder.createSnapshot(auth, {
         volume_id: volumeId,
         name,
         description,
         force: true,
       });
+      return { snapshot, begun: { after, by: Date.now() } };
     } catch (error) {
       // The create may have reached Cinder before the connection failed: look again before retrying.
       const [made] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
-      if (made) return made;
+      if (made) return { snapshot: made };
       throw error;
     }
   });
 }
 
-/** `begunAt`: our clock when the snapshot's create call answered, if this process made the call. */
+/** `begun`: when the snapshot's creation began, if this process made the call (see `Transition`). */
 export async function waitForSnapshotAvailable(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal: AbortSignal,
-  begunAt?: number,
+  begun?: { after: number; by: number },
 ) {
   return waitUntil(
     `snapshot ${snapshotId} to become available`,
@@ -54,7 +57,7 @@ export async function waitForSnapshotAvailable(
       signal,
       intervalMs: deps.pollMs,
       timeoutMs: deps.waitTimeoutMs,
-      transition: { kind: 'cinder snapshot create', begunAt, timestamps: (snapshot) => snapshot },
+      transition: { kind: 'cinder snapshot create', begun, timestamps: (snapshot) => snapshot },
     },
   );
 }
