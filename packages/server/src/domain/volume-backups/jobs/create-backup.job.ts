@@ -45,6 +45,7 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
       let state = ctx.state;
       let snapshotBegun: { after: number; by: number } | undefined;
+      let deletionRequested = false;
 
       if (ctx.step === 'start') {
         if (backup.snapshotId) {
@@ -149,12 +150,12 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
             backupId: backup.id,
           });
           await requestSnapshotDeletion(deps, state.snapshotId);
+          deletionRequested = true;
         }
-        // On to finish's work at once: its step is recorded only by a job that resumes there.
+        // On to finish's work at once (a job that resumes there has it recorded as its step).
         await finish(deps, ctx, backup);
-        return;
       }
-      await tidyUp(deps, ctx, backup);
+      await tidyUp(deps, ctx, backup, deletionRequested);
     },
 
     async fail(ctx, reason) {
@@ -188,10 +189,15 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
 }
 
 /** finish: the backup becomes available; drop-snapshot: Cinder removes the temporary snapshot. */
-async function tidyUp(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
+async function tidyUp(
+  deps: VolumeBackupJobDeps,
+  ctx: JobContext<CreateState>,
+  backup: VolumeBackup | null,
+  deletionRequested = false,
+) {
   if (ctx.step === 'finish') await finish(deps, ctx, backup);
   if (ctx.step === 'drop-snapshot' && ctx.state.snapshotId) {
-    await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal);
+    await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal, { requested: deletionRequested });
   }
 }
 

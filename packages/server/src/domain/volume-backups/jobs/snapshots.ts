@@ -67,8 +67,10 @@ export async function deleteServiceSnapshot(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal?: AbortSignal,
+  options: { requested?: boolean } = {},
 ) {
-  await requestSnapshotDeletion(deps, snapshotId);
+  // `requested`: this run has just asked for it (asking again would only be refused while deleting).
+  if (!options.requested) await requestSnapshotDeletion(deps, snapshotId);
   await waitForSnapshotDeleted(deps, snapshotId, signal);
 }
 
