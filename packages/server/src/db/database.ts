@@ -1,6 +1,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config/index.js';
+import { freePort } from '../free-port.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrismaClient, type Db } from './client.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -18,6 +19,18 @@ export interface Database {
 }
 
 const EMBEDDED_DATABASE_NAME = 'backup_service';
+
+/** The ports this process's listeners are configured to bind (0: any). */
+function listenerPorts(config: Config): number[] {
+  return [
+    config.PORT,
+    config.GATEWAY_PORT,
+    config.SIM_KEYSTONE_PORT,
+    config.SIM_CINDER_PORT,
+    config.SIM_NOVA_PORT,
+    config.SIM_GLANCE_PORT,
+  ].filter((port) => port > 0);
+}
 
 /**
  * The database the configuration names (DATABASE_URL), or the embedded default: a private PostgreSQL
@@ -38,6 +51,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     embedded = await startEmbeddedPostgres({
       dataDir: path.join(dataDir, 'pg'),
       port: config.EMBEDDED_PG_PORT,
+      // The service's own listeners bind after the database is up: never on the port it took.
+      pickPort: () => freePort({ except: listenerPorts(config) }),
       log: (line) => pgLog.warn(line),
     });
     url = withDatabase(embedded.url, EMBEDDED_DATABASE_NAME);
