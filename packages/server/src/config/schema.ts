@@ -100,7 +100,7 @@ export const configSchema = z
     EMBEDDED_PG_PORT: portOrZero
       .default(0)
       .describe(
-        'Port of the embedded PostgreSQL on 127.0.0.1 (0: a free one below the ephemeral range, another tried if it is taken before the server binds it). Ignored with `DATABASE_URL`.',
+        'Port of the embedded PostgreSQL on 127.0.0.1 (0: a free one below the ephemeral range and none of the ports configured here, another tried if it is taken before the server binds it). Ignored with `DATABASE_URL`.',
       ),
     OS_AUTH_URL: url('the Keystone v3 URL, e.g. http://keystone:5000/v3')
       .optional()
