@@ -350,9 +350,8 @@ async function backupStepSeconds(databaseUrl: string, backupId: string) {
   const at = (step: string) => events.find((e) => e.step === step)?.at;
   const between = (from: number | undefined, to: number | undefined) =>
     from !== undefined && to !== undefined ? (to - from) / 1000 : 0;
-  const [start, read, cleanup] = [events[0]?.at, at('read'), at('cleanup')];
-  // The step after cleanup: drop-snapshot, recorded with the backup's becoming available.
-  const available = at('drop-snapshot') ?? at('finish');
+  // drop-snapshot is recorded with the backup's becoming available.
+  const [start, read, cleanup, available] = [events[0]?.at, at('read'), at('cleanup'), at('drop-snapshot')];
   return { cinder: between(start, read) + between(cleanup, available), read: between(read, cleanup) };
 }
 

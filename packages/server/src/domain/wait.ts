@@ -77,13 +77,30 @@ export interface Transition<T> {
   /** Transitions of one kind take similar times (e.g. `cinder snapshot create`). */
   kind: string;
   /**
-   * When the transition began, by our clock: after its create call was sent, and by the time the
-   * call answered (the cloud stamps `created_at` in between). Unknown (a resumed job, a volume that
-   * existed before): no aim, and its times are not learnt either.
+   * When it began (`timeStart`). Unknown (a resumed job, a volume that existed before): no aim, and
+   * its times are not learnt either.
    */
-  begun?: { after: number; by: number };
+  begun?: TransitionStart;
   /** The finished resource's own timestamps: its creation and its last status change. */
   timestamps(value: T): { created_at?: string | null; updated_at?: string | null } | undefined;
+}
+
+/**
+ * When a transition began, by our clock: after its create call was sent, and by the time the call
+ * answered (the cloud stamps `created_at` in between).
+ */
+export interface TransitionStart {
+  after: number;
+  by: number;
+}
+
+/** Makes the create call that starts a transition, and says when the transition began. */
+export async function timeStart<T>(
+  create: () => Promise<T>,
+): Promise<{ created: T; begun: TransitionStart }> {
+  const after = Date.now();
+  const created = await create();
+  return { created, begun: { after, by: Date.now() } };
 }
 
 /** Polls aimed at these multiples of the typical duration (a later end costs one more poll). */

@@ -9,7 +9,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { keysetPage, type PageRequest, parseSort } from '../pagination.js';
 import type { RepositoryDirectory } from '../repositories.js';
 import { assertWriter, listScope, lookupScope } from '../visibility.js';
-import { waitUntil } from '../wait.js';
+import { type TransitionStart, timeStart, waitUntil } from '../wait.js';
 import { renderBackupViews } from './cinder-view-sql.js';
 import { ListPageCache, type RenderedPage } from './list-page-cache.js';
 import { backupKeys, deleteKeys, restoreKeys, verifyKeys } from './locks.js';
@@ -298,7 +298,7 @@ export class VolumeBackupService {
     assertRestorable(backup);
     const cinder = this.deps.cloud.cinderAuthFor(caller);
     let volume: Volume;
-    let begun: { after: number; by: number } | undefined;
+    let begun: TransitionStart | undefined;
     if (args.volume_id) {
       const existing = await this.deps.cloud.cinder.getVolume(cinder, args.volume_id);
       if (!existing) throw notFound(`Volume ${args.volume_id} could not be found.`);
@@ -314,14 +314,14 @@ export class VolumeBackupService {
       }
       volume = existing;
     } else {
-      const after = Date.now();
-      volume = await this.deps.cloud.cinder.createVolume(cinder, {
-        size: backup.sizeGb,
-        name: args.name ?? `restore_backup_${backup.id}`,
-        description: `auto-created volume for restore of backup ${backup.id}`,
-        availability_zone: backup.availabilityZone,
-      });
-      begun = { after, by: Date.now() };
+      ({ created: volume, begun } = await timeStart(() =>
+        this.deps.cloud.cinder.createVolume(cinder, {
+          size: backup.sizeGb,
+          name: args.name ?? `restore_backup_${backup.id}`,
+          description: `auto-created volume for restore of backup ${backup.id}`,
+          availability_zone: backup.availabilityZone,
+        }),
+      ));
     }
     await this.holdForRestore(volume.id, backup, begun);
     await this.enqueueRestore(caller, backup, volume, !args.volume_id);
@@ -339,16 +339,17 @@ export class VolumeBackupService {
         `Invalid input received: volume size ${size} GiB is smaller than the backup's ${backup.sizeGb} GiB.`,
       );
     }
-    const after = Date.now();
-    const volume = await this.deps.cloud.cinder.createVolume(this.deps.cloud.cinderAuthFor(caller), {
-      size,
-      name: args.name ?? null,
-      description: args.description ?? null,
-      volume_type: args.volume_type ?? null,
-      availability_zone: args.availability_zone ?? null,
-      metadata: args.metadata ?? {},
-    });
-    const held = await this.holdForRestore(volume.id, backup, { after, by: Date.now() });
+    const { created: volume, begun } = await timeStart(() =>
+      this.deps.cloud.cinder.createVolume(this.deps.cloud.cinderAuthFor(caller), {
+        size,
+        name: args.name ?? null,
+        description: args.description ?? null,
+        volume_type: args.volume_type ?? null,
+        availability_zone: args.availability_zone ?? null,
+        metadata: args.metadata ?? {},
+      }),
+    );
+    const held = await this.holdForRestore(volume.id, backup, begun);
     await this.enqueueRestore(caller, backup, volume, true);
     return held ?? volume;
   }
@@ -395,7 +396,7 @@ export class VolumeBackupService {
   private async holdForRestore(
     volumeId: string,
     backup: VolumeBackup,
-    begun?: { after: number; by: number },
+    begun?: TransitionStart,
   ): Promise<Volume | undefined> {
     const { cloud } = this.deps;
     const deadline = Date.now() + this.deps.holdTimeoutMs;

@@ -2,6 +2,7 @@ import { Prisma, type VolumeBackup } from '../../../generated/prisma/client.js';
 import { defineJob, type JobContext, type JobHandler } from '../../../jobs/engine.js';
 import { JobFailedError } from '../../../jobs/errors.js';
 import { backupRecordOf } from '../../recovery.js';
+import type { TransitionStart } from '../../wait.js';
 import { housekeepingKeys } from '../locks.js';
 import { keepBackupPoint, releaseBackupPoints, releaseOlderBackupPoints } from './backup-points.js';
 import { temporarySnapshotName, type VolumeBackupJobDeps } from './deps.js';
@@ -10,6 +11,7 @@ import {
   findOrCreateServiceSnapshot,
   requestSnapshotDeletion,
   waitForSnapshotAvailable,
+  waitForSnapshotDeleted,
 } from './snapshots.js';
 
 type CreateState = {
@@ -44,8 +46,7 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       if (ctx.step === 'finish' || ctx.step === 'drop-snapshot') return tidyUp(deps, ctx, backup);
       if (backup?.status !== 'creating') return; // deleted (force) or reset meanwhile: nothing to do
       let state = ctx.state;
-      let snapshotBegun: { after: number; by: number } | undefined;
-      let deletionRequested = false;
+      let snapshotBegun: TransitionStart | undefined;
 
       if (ctx.step === 'start') {
         if (backup.snapshotId) {
@@ -142,20 +143,21 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
       }
 
       if (ctx.step === 'cleanup') {
-        if (state.temporarySnapshot && state.snapshotId) {
+        const temporary = state.temporarySnapshot ? state.snapshotId : undefined;
+        if (temporary) {
           // Its point in time stays in the storage as the next incremental's base (rbd).
           await keepBackupPoint(deps, ctx.log, {
             volumeId: backup.volumeId,
-            snapshotId: state.snapshotId,
+            snapshotId: temporary,
             backupId: backup.id,
           });
-          await requestSnapshotDeletion(deps, state.snapshotId);
-          deletionRequested = true;
+          await requestSnapshotDeletion(deps, temporary);
         }
-        // On to finish's work at once (a job that resumes there has it recorded as its step).
+        // On to finish's work at once (a job that resumes there has it recorded as its step), then
+        // drop-snapshot's wait: the deletion was asked for just now.
         await finish(deps, ctx, backup);
+        if (temporary) await waitForSnapshotDeleted(deps, temporary, ctx.signal);
       }
-      await tidyUp(deps, ctx, backup, deletionRequested);
     },
 
     async fail(ctx, reason) {
@@ -189,15 +191,10 @@ export function createBackupJob(deps: VolumeBackupJobDeps): JobHandler {
 }
 
 /** finish: the backup becomes available; drop-snapshot: Cinder removes the temporary snapshot. */
-async function tidyUp(
-  deps: VolumeBackupJobDeps,
-  ctx: JobContext<CreateState>,
-  backup: VolumeBackup | null,
-  deletionRequested = false,
-) {
+async function tidyUp(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
   if (ctx.step === 'finish') await finish(deps, ctx, backup);
   if (ctx.step === 'drop-snapshot' && ctx.state.snapshotId) {
-    await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal, { requested: deletionRequested });
+    await deleteServiceSnapshot(deps, ctx.state.snapshotId, ctx.signal);
   }
 }
 
@@ -206,19 +203,17 @@ async function tidyUp(
  * gives up the volume's keys); without a temporary snapshot the job ends here.
  */
 async function finish(deps: VolumeBackupJobDeps, ctx: JobContext<CreateState>, backup: VolumeBackup | null) {
-  const available = backup?.status === 'creating' || backup?.status === 'available';
-  // The next incremental builds on this backup: the older ones' points in time can go.
-  if (available) await releaseOlderBackupPoints(deps, ctx.log, backup);
-  const becomeAvailable = (leaseHeld: Prisma.Sql) => Prisma.sql`
-    UPDATE "VolumeBackup" SET status = 'available', progress = 100, "failReason" = NULL, "updatedAt" = ${new Date()}
-    WHERE id = ${backup?.id ?? null}::uuid AND status = 'creating' AND ${leaseHeld}`;
+  let becomeAvailable: ((leaseHeld: Prisma.Sql) => Prisma.Sql) | undefined;
+  if (backup?.status === 'creating' || backup?.status === 'available') {
+    // The next incremental builds on this backup: the older ones' points in time can go.
+    await releaseOlderBackupPoints(deps, ctx.log, backup);
+    becomeAvailable = (leaseHeld) => Prisma.sql`
+      UPDATE "VolumeBackup" SET status = 'available', progress = 100, "failReason" = NULL, "updatedAt" = ${new Date()}
+      WHERE id = ${backup.id}::uuid AND status = 'creating' AND ${leaseHeld}`;
+  }
   if (ctx.state.temporarySnapshot) {
-    await ctx.advance(
-      'drop-snapshot',
-      {},
-      { keys: housekeepingKeys, alongside: available ? becomeAvailable : undefined },
-    );
-  } else if (available) {
+    await ctx.advance('drop-snapshot', {}, { keys: housekeepingKeys, alongside: becomeAvailable });
+  } else if (becomeAvailable) {
     await deps.prisma.$executeRaw(becomeAvailable(Prisma.sql`TRUE`));
   }
 }

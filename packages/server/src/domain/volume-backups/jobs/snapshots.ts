@@ -1,7 +1,7 @@
 import { JobFailedError } from '../../../jobs/errors.js';
 import type { Snapshot } from '../../../openstack/cinder.js';
 import { OpenStackHttpError } from '../../../openstack/http.js';
-import { waitUntil } from '../../wait.js';
+import { type TransitionStart, timeStart, waitUntil } from '../../wait.js';
 import type { VolumeBackupJobDeps } from './deps.js';
 
 /**
@@ -14,19 +14,15 @@ export async function findOrCreateServiceSnapshot(
   volumeId: string,
   name: string,
   description: string,
-): Promise<{ snapshot: Snapshot; begun?: { after: number; by: number } }> {
+): Promise<{ snapshot: Snapshot; begun?: TransitionStart }> {
   return deps.cloud.asServiceOnCinder(async (auth) => {
     const [existing] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
     if (existing) return { snapshot: existing };
     try {
-      const after = Date.now();
-      const snapshot = await deps.cloud.cinder.createSnapshot(auth, {
-        volume_id: volumeId,
-        name,
-        description,
-        force: true,
-      });
-      return { snapshot, begun: { after, by: Date.now() } };
+      const { created, begun } = await timeStart(() =>
+        deps.cloud.cinder.createSnapshot(auth, { volume_id: volumeId, name, description, force: true }),
+      );
+      return { snapshot: created, begun };
     } catch (error) {
       // The create may have reached Cinder before the connection failed: look again before retrying.
       const [made] = await deps.cloud.cinder.listSnapshots(auth, { name, volumeId, allTenants: true });
@@ -41,7 +37,7 @@ export async function waitForSnapshotAvailable(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal: AbortSignal,
-  begun?: { after: number; by: number },
+  begun?: TransitionStart,
 ) {
   return waitUntil(
     `snapshot ${snapshotId} to become available`,
@@ -67,10 +63,8 @@ export async function deleteServiceSnapshot(
   deps: VolumeBackupJobDeps,
   snapshotId: string,
   signal?: AbortSignal,
-  options: { requested?: boolean } = {},
 ) {
-  // `requested`: this run has just asked for it (asking again would only be refused while deleting).
-  if (!options.requested) await requestSnapshotDeletion(deps, snapshotId);
+  await requestSnapshotDeletion(deps, snapshotId);
   await waitForSnapshotDeleted(deps, snapshotId, signal);
 }
 
@@ -99,7 +93,11 @@ export async function requestSnapshotDeletion(deps: VolumeBackupJobDeps, snapsho
   });
 }
 
-async function waitForSnapshotDeleted(deps: VolumeBackupJobDeps, snapshotId: string, signal?: AbortSignal) {
+export async function waitForSnapshotDeleted(
+  deps: VolumeBackupJobDeps,
+  snapshotId: string,
+  signal?: AbortSignal,
+) {
   await waitUntil(
     `snapshot ${snapshotId} to be deleted`,
     () =>
